@@ -1,0 +1,135 @@
+#pragma once
+// arca's configuration: the config file (JSON with comments), ARCA_* environment variables and
+// command-line flags become one validated Config (STYLE.md §28). Loading throws ConfigError;
+// after that a Config is immutable and shared as std::shared_ptr<const Config>.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace arca::config {
+
+// A startup error: the message names the JSON path of the bad field where there is one.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ListenerConfig {
+  // Address to bind. Default: 127.0.0.1.
+  std::string host = "127.0.0.1";
+  // TCP port; 0 picks a free one (see Config::port_file). Default: 5080.
+  uint16_t port = 5080;
+  // Largest request header block. Default: 16 KiB.
+  uint64_t header_limit_bytes = 16 * 1024;
+  // Largest request body on non-publish routes. Default: 1 MiB.
+  uint64_t body_limit_bytes = 1024 * 1024;
+  // Largest publish body (npm PUT with base64 attachments). Default: 256 MiB.
+  uint64_t publish_body_limit_bytes = 256ull * 1024 * 1024;
+  // A keep-alive connection with no request for this long is closed. Default: 60 s.
+  std::chrono::milliseconds idle_timeout{60'000};
+  // Reading one request (header and body) or writing one response may take this long. Default: 60 s.
+  std::chrono::milliseconds io_timeout{60'000};
+  // On SIGTERM/SIGINT, in-flight requests get this long to finish. Default: 10 s.
+  std::chrono::milliseconds shutdown_grace{10'000};
+  // I/O threads; 0 means one per core. Default: 0.
+  unsigned threads = 0;
+};
+
+struct UpstreamClientConfig {
+  std::chrono::milliseconds connect_timeout{10'000};
+  // Longest wait for response headers, and for each read of the body. Default: 30 s.
+  std::chrono::milliseconds read_timeout{30'000};
+  // Redirects followed per request. Default: 5.
+  unsigned max_redirects = 5;
+  // Idle pooled connections kept per host. Default: 16.
+  unsigned pool_size_per_host = 16;
+  // Largest metadata document (packument, index page) read from an upstream. Default: 64 MiB.
+  uint64_t max_metadata_bytes = 64ull * 1024 * 1024;
+  // Largest asset read from an upstream. Default: 8 GiB.
+  uint64_t max_asset_bytes = 8ull * 1024 * 1024 * 1024;
+  // Extra CA bundle (PEM) trusted besides the system store; tests use it for local TLS.
+  std::string ca_file;
+};
+
+struct ExternalConnectionConfig {
+  // e.g. "public:npmjs".
+  std::string name;
+  // Package format it serves: npm, pypi, maven, nuget. Inferred for the public:* names.
+  std::string format;
+  // The upstream registry's base URL (npm: registry root; PyPI: simple-index root; ...).
+  std::string url;
+  // Cached metadata is served without asking upstream for this long; 0 = always revalidate.
+  // Default: 300 s.
+  std::chrono::seconds metadata_ttl{300};
+};
+
+struct RepositoryConfig {
+  std::string name;
+  std::string description;
+  // Upstream repositories (same domain), in resolution order. At most 10.
+  std::vector<std::string> upstreams;
+  // Name of an external connection, or empty.
+  std::string external_connection;
+};
+
+struct DomainConfig {
+  std::string name;
+  std::vector<RepositoryConfig> repositories;
+};
+
+struct CacheConfig {
+  // Size of the chunks assets are stored in. Default: 1 MiB.
+  uint32_t chunk_size_bytes = 1024 * 1024;
+  // Bytes of the in-memory cache of recently served small assets and rendered documents.
+  // Default: 256 MiB.
+  uint64_t memory_cache_bytes = 256ull * 1024 * 1024;
+  // Whether an upstream fill continues when the requesting client disconnects. Default: true.
+  bool finish_fills_without_client = true;
+};
+
+struct Config {
+  ListenerConfig listen;
+  // RocksDB and other state live here. Default: ./arca-data.
+  std::string data_dir = "./arca-data";
+  // If set, the bound port is written to this file once listening (tests use port 0).
+  std::string port_file;
+  // The URL clients reach arca at, used in rewritten documents; empty = from the Host header.
+  std::string public_url;
+  // trace, debug, info, warn, error, off. Default: info.
+  std::string log_level = "info";
+  std::string region = "us-east-1";
+  UpstreamClientConfig upstream;
+  CacheConfig cache;
+  std::map<std::string, ExternalConnectionConfig> external_connections;
+  std::vector<DomainConfig> domains;
+};
+
+using ConfigPtr = std::shared_ptr<const Config>;
+
+// The configuration compiled into the binary (what `arca serve` uses with no --config).
+std::string_view default_config_text();
+
+// Parses and validates config text. `source` names the file in error messages.
+// Throws ConfigError.
+Config parse_config(std::string_view text, std::string_view source);
+
+// Reads a config file (or the embedded default when path is empty), then applies ARCA_*
+// environment variables (ARCA_LISTEN, ARCA_DATA_DIR, ARCA_LOG_LEVEL, ARCA_PUBLIC_URL).
+// Throws ConfigError.
+Config load_config(const std::string& path);
+
+// Parses "HOST:PORT" ("[::1]:5080" for IPv6) into the listener. Throws ConfigError.
+void apply_listen(ListenerConfig& listener, std::string_view host_port);
+
+// Validates cross-references (upstreams exist, no cycles, external connections exist).
+// Throws ConfigError.
+void validate(const Config& config);
+
+}  // namespace arca::config

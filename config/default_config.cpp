@@ -1,0 +1,25 @@
+#include "config/config.hpp"
+
+namespace arca::config {
+
+// The embedded default configuration: `arca serve` with no --config uses exactly this.
+std::string_view default_config_text() {
+  return R"json({
+  // Where arca listens. Loopback: anonymous reads and publishes are allowed.
+  "listen": "127.0.0.1:5080",
+  // RocksDB and other state.
+  "data_dir": "./arca-data",
+  "external_connections": {
+    "public:npmjs": { "url": "https://registry.npmjs.org/" }
+  },
+  "domains": [
+    { "name": "local", "repositories": [
+        { "name": "npm-store", "external_connection": "public:npmjs" },
+        { "name": "main", "upstreams": ["npm-store"] }
+    ] }
+  ]
+}
+)json";
+}
+
+}  // namespace arca::config

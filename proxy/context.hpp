@@ -1,0 +1,32 @@
+#pragma once
+// What every handler shares: the config, the topology, the store, the upstream client, the
+// asset service and the metrics. Owned by main (App); handlers keep references.
+
+#include "cache/store.hpp"
+#include "config/config.hpp"
+#include "proxy/assets.hpp"
+#include "proxy/metrics.hpp"
+#include "proxy/repository_index.hpp"
+#include "proxy/upstream_client.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <atomic>
+
+namespace arca::proxy {
+
+struct Context {
+  const config::Config& config;
+  boost::asio::io_context& ioc;
+  boost::asio::thread_pool& pool;
+  cache::Store& store;
+  UpstreamClient& client;
+  AssetService& assets;
+  Metrics& metrics;
+  Topology topology;
+  // Bumped whenever published content or tags change, so rendered documents are rebuilt.
+  std::atomic<uint64_t> generation{1};
+};
+
+}  // namespace arca::proxy

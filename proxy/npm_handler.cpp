@@ -1,0 +1,790 @@
+#include "proxy/npm_handler.hpp"
+
+#include "common/compress.hpp"
+#include "common/log.hpp"
+#include "protocols/npm/npm.hpp"
+#include "proxy/blocking.hpp"
+#include "proxy/flights.hpp"
+#include "proxy/lru.hpp"
+
+#include <boost/url/decode_view.hpp>
+#include <boost/url/pct_string_view.hpp>
+
+#include <map>
+#include <mutex>
+
+namespace arca::proxy {
+
+namespace asio = boost::asio;
+namespace npm = protocols::npm;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr int64_t k_failure_backoff_ms = 5'000;
+constexpr std::string_view k_abbreviated_type = "application/vnd.npm.install-v1+json";
+
+std::optional<std::string> percent_decode(std::string_view s) {
+  auto pct = boost::urls::make_pct_string_view(s);
+  if (!pct) return std::nullopt;
+  std::string out;
+  pct->decode({}, boost::urls::string_token::assign_to(out));
+  return out;
+}
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t pos = 0;
+  for (;;) {
+    auto next = s.find(sep, pos);
+    out.push_back(s.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos));
+    if (next == std::string_view::npos) break;
+    pos = next + 1;
+  }
+  return out;
+}
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// Where a version in a merged view came from.
+struct Origin {
+  const config::RepositoryConfig* repo = nullptr;
+  const config::ExternalConnectionConfig* connection = nullptr;  // null: the repo's own content
+};
+
+struct UpstreamDoc {
+  std::shared_ptr<const json> doc;  // null: the upstream does not have the package
+  int64_t fresh_until_ms = 0;
+};
+
+struct Rendered {
+  std::shared_ptr<const std::string> full, full_gz, abbreviated, abbreviated_gz;
+  std::string etag;
+};
+
+struct View {
+  uint64_t generation = 0;
+  int64_t fresh_until_ms = 0;
+  bool found = false;
+  std::shared_ptr<const json> merged;  // tarball URLs not yet rewritten
+  std::map<std::string, Origin> origins;
+  std::map<std::string, std::shared_ptr<const json>> upstream_versions;  // version -> upstream manifest
+  std::string missing_reason;  // why an upstream could not be asked, when not found
+  std::mutex mutex;  // guards rendered
+  std::map<std::string, std::shared_ptr<const Rendered>> rendered;  // by tarball base URL
+};
+using ViewPtr = std::shared_ptr<View>;
+
+bool valid_host(std::string_view host) {
+  if (host.empty() || host.size() > 255) return false;
+  for (char c : host) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' || c == '[' ||
+          c == ']')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+struct NpmHandler::Impl {
+  Context& ctx;
+  std::mutex mutex;  // guards docs and views
+  LruMap<UpstreamDoc> docs;
+  LruMap<ViewPtr> views;
+  Flights<Result<UpstreamDoc>> doc_flights;
+  Flights<Result<ViewPtr>> view_flights;
+  std::mutex publish_mutex;
+
+  explicit Impl(Context& c)
+      : ctx(c), docs(c.config.cache.memory_cache_bytes / 2), views(c.config.cache.memory_cache_bytes / 2) {}
+
+  // --- Responses ---
+
+  asio::awaitable<void> error(Exchange& ex, unsigned status, std::string_view message) {
+    Headers headers{{"Content-Type", "application/json"}};
+    co_await ex.respond(status, std::move(headers), npm::error_body(message));
+  }
+  asio::awaitable<void> ok_json(Exchange& ex, unsigned status, const json& body) {
+    Headers headers{{"Content-Type", "application/json"}};
+    co_await ex.respond(status, std::move(headers), dump(body));
+  }
+
+  std::string base_url(const Exchange& ex, const config::DomainConfig& domain,
+                       const config::RepositoryConfig& repo) const {
+    std::string base;
+    if (!ctx.config.public_url.empty()) {
+      base = ctx.config.public_url;
+      if (base.back() == '/') base.pop_back();
+    } else {
+      std::string_view host = ex.request().header("host");
+      if (!valid_host(host)) host = "127.0.0.1";
+      base = "http://" + std::string(host);
+    }
+    return base + "/" + domain.name + "/npm/" + repo.name + "/";
+  }
+
+  // --- Upstream packuments (cached, revalidated, single flight) ---
+
+  static std::string upstream_path(const npm::PackageName& name) {
+    return name.scope.empty() ? name.name : "@" + name.scope + "%2f" + name.name;
+  }
+
+  asio::awaitable<Result<UpstreamDoc>> upstream_doc(const config::ExternalConnectionConfig* ec,
+                                                    npm::PackageName name) {
+    const std::string key = ec->name + '\x1f' + name.full();
+    const int64_t now = now_unix_ms();
+    {
+      std::lock_guard lock(mutex);
+      if (auto* d = docs.find(key); d && d->fresh_until_ms > now) {
+        ++ctx.metrics.metadata_hits;
+        co_return *d;
+      }
+    }
+    auto [flight, leader] = doc_flights.join(key);
+    if (!leader) co_return co_await doc_flights.wait(flight);
+    Result<UpstreamDoc> result = co_await fetch_upstream_doc(ec, name, key);
+    doc_flights.complete(key, flight, result);
+    co_return result;
+  }
+
+  asio::awaitable<Result<UpstreamDoc>> fetch_upstream_doc(const config::ExternalConnectionConfig* ec,
+                                                          npm::PackageName name, std::string key) {
+    const int64_t ttl_ms = std::chrono::duration_cast<std::chrono::milliseconds>(ec->metadata_ttl).count();
+    const std::string meta_key = "npm\x1f" + key;
+    auto cached = co_await offload(ctx.pool, [this, &meta_key] { return ctx.store.get_meta(meta_key); });
+    std::optional<cache::MetaEntry> entry;
+    if (cached && *cached) entry = std::move(**cached);
+    const int64_t now = now_unix_ms();
+    auto parse_entry = [&](const cache::MetaEntry& e, int64_t fresh_until) -> Result<UpstreamDoc> {
+      if (e.body.empty()) return UpstreamDoc{nullptr, fresh_until};
+      auto doc = npm::parse_packument(e.body);
+      if (!doc) return doc.error();
+      return UpstreamDoc{std::make_shared<const json>(std::move(*doc)), fresh_until};
+    };
+    auto remember = [&](const UpstreamDoc& d, size_t cost) {
+      std::lock_guard lock(mutex);
+      docs.put(key, d, cost + 256);
+    };
+    if (entry && entry->fetched_unix_ms + ttl_ms > now) {
+      auto d = parse_entry(*entry, entry->fetched_unix_ms + ttl_ms);
+      if (d) {
+        ++ctx.metrics.metadata_hits;
+        remember(*d, entry->body.size() * 4);
+        co_return d;
+      }
+    }
+    UpstreamRequest req;
+    req.url = ec->url + upstream_path(name);
+    req.headers = {{"Accept", "application/json"}, {"Accept-Encoding", "gzip"}};
+    if (entry && !entry->body.empty()) {
+      if (!entry->etag.empty()) req.headers.emplace_back("If-None-Match", entry->etag);
+      if (!entry->last_modified.empty()) req.headers.emplace_back("If-Modified-Since", entry->last_modified);
+    }
+    ++ctx.metrics.upstream_requests;
+    auto response = co_await ctx.client.fetch(req, ctx.config.upstream.max_metadata_bytes);
+    auto serve_stale = [&](const Error& why) -> Result<UpstreamDoc> {
+      ++ctx.metrics.upstream_errors;
+      if (entry) {
+        auto d = parse_entry(*entry, now + std::min<int64_t>(k_failure_backoff_ms, std::max<int64_t>(ttl_ms, 1000)));
+        if (d) {
+          ++ctx.metrics.metadata_stale_served;
+          ARCA_LOG_WARN("{}: serving the cached packument of {} ({})", ec->name, name.full(), why.message);
+          remember(*d, entry->body.size() * 4);
+          return d;
+        }
+      }
+      ARCA_LOG_WARN("{}: packument of {} unavailable: {}", ec->name, name.full(), why.message);
+      return why;
+    };
+    if (!response) co_return serve_stale(response.error());
+    const unsigned status = response->head.status;
+    if (status == 304 && entry) {
+      ++ctx.metrics.metadata_revalidated;
+      entry->fetched_unix_ms = now;
+      co_await offload(ctx.pool, [this, &meta_key, &entry] { return ctx.store.put_meta(meta_key, *entry); });
+      auto d = parse_entry(*entry, now + ttl_ms);
+      if (d) remember(*d, entry->body.size() * 4);
+      co_return d;
+    }
+    if (status == 404 || status == 410) {
+      UpstreamDoc d{nullptr, now + ttl_ms};
+      remember(d, 0);
+      co_return d;
+    }
+    if (status != 200) {
+      co_return serve_stale(make_error(Errc::upstream_error, "upstream answered " + std::to_string(status)));
+    }
+    std::string body = std::move(response->body);
+    if (iequals(response->head.header("content-encoding"), "gzip")) {
+      auto inflated = gzip_decompress(body, ctx.config.upstream.max_metadata_bytes);
+      if (!inflated) co_return serve_stale(make_error(Errc::upstream_error, "bad gzip from upstream"));
+      body = std::move(*inflated);
+    }
+    auto doc = npm::parse_packument(body);
+    if (!doc) co_return serve_stale(doc.error());
+    ++ctx.metrics.metadata_fetches;
+    cache::MetaEntry fresh;
+    fresh.body = std::move(body);
+    fresh.etag = std::string(response->head.header("etag"));
+    fresh.last_modified = std::string(response->head.header("last-modified"));
+    fresh.fetched_unix_ms = now;
+    co_await offload(ctx.pool, [this, &meta_key, &fresh] { return ctx.store.put_meta(meta_key, fresh); });
+    UpstreamDoc d{std::make_shared<const json>(std::move(*doc)), now + ttl_ms};
+    remember(d, fresh.body.size() * 4);
+    co_return d;
+  }
+
+  // --- Merged views ---
+
+  // The repository's own versions of a package as a packument.
+  Result<std::optional<json>> own_packument(const config::DomainConfig& domain,
+                                            const config::RepositoryConfig& repo,
+                                            const npm::PackageName& name) {
+    PackageKey k{domain.name, repo.name, "npm", name.scope, name.name};
+    ARCA_TRY(auto versions, list_versions(ctx.store, k));
+    ARCA_TRY(auto pkg, find_package(ctx.store, k));
+    if (versions.empty() && !pkg) return std::optional<json>();
+    json doc = {{"_id", name.full()}, {"name", name.full()}, {"dist-tags", json::object()},
+                {"versions", json::object()}, {"time", json::object()}};
+    int64_t created = 0, modified = 0;
+    for (auto& v : versions) {
+      if (v.status != "Published" && v.status != "Unlisted") continue;
+      auto manifest = json::parse(v.manifest, nullptr, false);
+      if (manifest.is_discarded() || !manifest.is_object()) continue;
+      doc["versions"][v.version] = std::move(manifest);
+      doc["time"][v.version] = iso8601(v.published_unix_ms);
+      if (!created || v.published_unix_ms < created) created = v.published_unix_ms;
+      modified = std::max(modified, v.published_unix_ms);
+    }
+    if (pkg) doc["dist-tags"] = pkg->dist_tags;
+    if (created) {
+      doc["time"]["created"] = iso8601(created);
+      doc["time"]["modified"] = iso8601(modified);
+    }
+    return std::optional<json>(std::move(doc));
+  }
+
+  asio::awaitable<Result<ViewPtr>> view(const config::DomainConfig& domain,
+                                        const config::RepositoryConfig& repo, npm::PackageName name) {
+    const std::string key = domain.name + '\x1f' + repo.name + '\x1f' + name.full();
+    const uint64_t generation = ctx.generation.load();
+    {
+      std::lock_guard lock(mutex);
+      if (auto* v = views.find(key); v && (*v)->generation == generation &&
+                                     (*v)->fresh_until_ms > now_unix_ms()) {
+        co_return *v;
+      }
+    }
+    auto [flight, leader] = view_flights.join(key);
+    if (!leader) co_return co_await view_flights.wait(flight);
+    Result<ViewPtr> result = co_await build_view(domain, repo, name, key, generation);
+    view_flights.complete(key, flight, result);
+    co_return result;
+  }
+
+  asio::awaitable<Result<ViewPtr>> build_view(const config::DomainConfig& domain,
+                                              const config::RepositoryConfig& repo,
+                                              npm::PackageName name, std::string key,
+                                              uint64_t generation) {
+    auto order = ctx.topology.resolution_order(domain.name, repo.name);
+    std::vector<json> owned;  // keeps the own documents alive
+    owned.reserve(order.size());
+    std::vector<const json*> sources;
+    std::vector<Origin> source_origin;
+    auto own = co_await offload(ctx.pool, [&]() -> Result<std::vector<std::optional<json>>> {
+      std::vector<std::optional<json>> out;
+      for (auto* r : order) {
+        ARCA_TRY(auto doc, own_packument(domain, *r, name));
+        out.push_back(std::move(doc));
+      }
+      return out;
+    });
+    if (!own) co_return own.error();
+    for (size_t i = 0; i < order.size(); ++i) {
+      if ((*own)[i]) {
+        owned.push_back(std::move(*(*own)[i]));
+        sources.push_back(&owned.back());
+        source_origin.push_back(Origin{order[i], nullptr});
+      }
+    }
+    auto view = std::make_shared<View>();
+    view->generation = generation;
+    view->fresh_until_ms = std::numeric_limits<int64_t>::max();
+    std::vector<std::shared_ptr<const json>> upstream_docs;
+    std::optional<Error> upstream_failure;
+    for (auto* r : order) {
+      auto* ec = ctx.topology.external_connection(*r);
+      if (!ec || ec->format != "npm") continue;
+      auto doc = co_await upstream_doc(ec, name);
+      if (!doc) {
+        upstream_failure = doc.error();
+        view->fresh_until_ms = std::min(view->fresh_until_ms, now_unix_ms() + 1000);
+        continue;
+      }
+      view->fresh_until_ms = std::min(view->fresh_until_ms, doc->fresh_until_ms);
+      if (!doc->doc) continue;
+      upstream_docs.push_back(doc->doc);
+      sources.push_back(doc->doc.get());
+      source_origin.push_back(Origin{r, ec});
+    }
+    if (sources.empty()) {
+      // Nothing stored here and no upstream could say: "not found", as Verdaccio answers, so
+      // that publishing still works while an upstream is down. The reason goes in the message.
+      view->found = false;
+      if (upstream_failure) view->missing_reason = upstream_failure->message;
+      view->merged = std::make_shared<const json>(json::object());
+    } else {
+      view->found = true;
+      json merged = npm::merge_packuments(name, sources);
+      // Origins: the first source holding each version.
+      if (auto it = merged.find("versions"); it != merged.end() && it->is_object()) {
+        for (auto v = it->begin(); v != it->end(); ++v) {
+          for (size_t s = 0; s < sources.size(); ++s) {
+            auto vs = sources[s]->find("versions");
+            if (vs != sources[s]->end() && vs->is_object() && vs->contains(v.key())) {
+              view->origins[v.key()] = source_origin[s];
+              if (source_origin[s].connection) {
+                view->upstream_versions[v.key()] = std::make_shared<const json>((*vs)[v.key()]);
+              }
+              break;
+            }
+          }
+        }
+      }
+      view->merged = std::make_shared<const json>(std::move(merged));
+    }
+    {
+      std::lock_guard lock(mutex);
+      views.put(key, view, 4096 + view->origins.size() * 1024);
+    }
+    co_return view;
+  }
+
+  std::shared_ptr<const Rendered> render(View& view, const std::string& base) {
+    {
+      std::lock_guard lock(view.mutex);
+      if (auto it = view.rendered.find(base); it != view.rendered.end()) return it->second;
+    }
+    json doc = *view.merged;
+    npm::rewrite_tarball_urls(doc, base);
+    auto r = std::make_shared<Rendered>();
+    auto full = std::make_shared<std::string>(dump(doc));
+    auto abbreviated = std::make_shared<std::string>(dump(npm::abbreviate(doc)));
+    r->etag = "\"" + to_hex(sha256_of(*full)).substr(0, 32) + "\"";
+    r->full_gz = std::make_shared<const std::string>(gzip_compress(*full));
+    r->abbreviated_gz = std::make_shared<const std::string>(gzip_compress(*abbreviated));
+    r->full = std::move(full);
+    r->abbreviated = std::move(abbreviated);
+    std::lock_guard lock(view.mutex);
+    view.rendered[base] = r;
+    return r;
+  }
+
+  // --- Handlers ---
+
+  asio::awaitable<void> packument(Exchange& ex, const config::DomainConfig& domain,
+                                  const config::RepositoryConfig& repo, const npm::PackageName& name) {
+    auto v = co_await view(domain, repo, name);
+    if (!v) {
+      co_await error(ex, status_for(v.error()), v.error().message);
+      co_return;
+    }
+    if (!(*v)->found) {
+      // (No conditional expression inside co_await: GCC 12 destroys its temporary twice.)
+      std::string message = "Not found";
+      if (!(*v)->missing_reason.empty()) {
+        message += " (upstream unavailable: " + (*v)->missing_reason + ")";
+      }
+      co_await error(ex, 404, message);
+      co_return;
+    }
+    auto rendered = render(**v, base_url(ex, domain, repo));
+    const auto& req = ex.request();
+    const bool abbreviated = req.header("accept").find(k_abbreviated_type) != std::string_view::npos;
+    const bool gzip = accepts_gzip(req.header("accept-encoding"));
+    std::string etag = rendered->etag;
+    etag.insert(etag.size() - 1, abbreviated ? "-a" : "-f");
+    Headers headers{{"Content-Type", abbreviated ? std::string(k_abbreviated_type) : "application/json"},
+                    {"ETag", etag},
+                    {"Vary", "Accept, Accept-Encoding"},
+                    {"Cache-Control", "public, max-age=0, must-revalidate"}};
+    if (req.header("if-none-match") == etag) {
+      co_await ex.respond(304, std::move(headers), {});
+      co_return;
+    }
+    if (gzip) headers.emplace_back("Content-Encoding", "gzip");
+    auto body = abbreviated ? (gzip ? rendered->abbreviated_gz : rendered->abbreviated)
+                            : (gzip ? rendered->full_gz : rendered->full);
+    co_await ex.respond_shared(200, std::move(headers), std::move(body));
+  }
+
+  asio::awaitable<void> version_manifest(Exchange& ex, const config::DomainConfig& domain,
+                                         const config::RepositoryConfig& repo,
+                                         const npm::PackageName& name, std::string spec) {
+    auto v = co_await view(domain, repo, name);
+    if (!v) {
+      co_await error(ex, status_for(v.error()), v.error().message);
+      co_return;
+    }
+    json doc = *(*v)->merged;
+    npm::rewrite_tarball_urls(doc, base_url(ex, domain, repo));
+    std::string version = spec;
+    if (auto tags = doc.find("dist-tags"); tags != doc.end() && tags->is_object()) {
+      if (auto t = tags->find(spec); t != tags->end() && t->is_string()) version = t->get<std::string>();
+    }
+    auto versions = doc.find("versions");
+    if (!(*v)->found || versions == doc.end() || !versions->is_object() || !versions->contains(version)) {
+      co_await error(ex, 404, "version not found: " + spec);
+      co_return;
+    }
+    co_await ok_json(ex, 200, (*versions)[version]);
+  }
+
+  asio::awaitable<void> tarball(Exchange& ex, const config::DomainConfig& domain,
+                                const config::RepositoryConfig& repo, const npm::PackageName& name,
+                                std::string file) {
+    auto version = npm::version_from_tarball_filename(name, file);
+    if (!version) {
+      co_await error(ex, 404, "not a tarball of " + name.full() + ": " + file);
+      co_return;
+    }
+    const Headers headers{{"Content-Type", "application/octet-stream"},
+                          {"Cache-Control", "public, max-age=31536000, immutable"}};
+    auto order = ctx.topology.resolution_order(domain.name, repo.name);
+    // Fast path: the asset is already stored in this repository or one of its upstreams.
+    for (auto* r : order) {
+      PackageKey k{domain.name, r->name, "npm", name.scope, name.name};
+      auto asset = find_asset(ctx.store, k, file);
+      if (!asset) {
+        co_await error(ex, 500, asset.error().message);
+        co_return;
+      }
+      if (!*asset) continue;
+      auto sha = from_hex<32>((*asset)->sha256_hex);
+      auto record = sha ? ctx.store.find_blob(*sha) : Result<std::optional<cache::BlobRecord>>(std::nullopt);
+      if (record && *record) {
+        ++ctx.metrics.asset_hits;
+        co_await ctx.assets.serve_blob(ex, **record, headers);
+        co_return;
+      }
+      ARCA_LOG_ERROR("[R{}] asset {} of {} names a missing blob", ex.request().id, file, r->name);
+    }
+    // Miss: find where the version comes from.
+    auto v = co_await view(domain, repo, name);
+    if (!v) {
+      co_await error(ex, status_for(v.error()), v.error().message);
+      co_return;
+    }
+    auto origin = (*v)->origins.find(*version);
+    if (origin == (*v)->origins.end() || !origin->second.connection) {
+      co_await error(ex, 404, "Not found: " + name.full() + "@" + *version);
+      co_return;
+    }
+    auto manifest_it = (*v)->upstream_versions.find(*version);
+    if (manifest_it == (*v)->upstream_versions.end()) {
+      co_await error(ex, 404, "Not found: " + name.full() + "@" + *version);
+      co_return;
+    }
+    auto manifest = manifest_it->second;
+    auto dist = npm::dist_of(*manifest);
+    if (!dist) {
+      co_await error(ex, 502, "the upstream packument has no tarball for " + name.full() + "@" + *version);
+      co_return;
+    }
+    const auto* owner = origin->second.repo;
+    const auto* ec = origin->second.connection;
+    std::string url = dist->tarball;
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+      url = ec->url + (url.size() && url[0] == '/' ? url.substr(1) : url);
+    }
+    FillSpec spec;
+    spec.key = domain.name + '\x1f' + owner->name + "\x1fnpm\x1f" + name.full() + '\x1f' + file;
+    spec.request.url = url;
+    spec.sha512 = dist->sha512;
+    spec.sha1 = dist->sha1;
+    PackageKey k{domain.name, owner->name, "npm", name.scope, name.name};
+    spec.on_commit = [k, file, version = *version, manifest](cache::Batch& batch,
+                                                            const cache::BlobRecord& record) {
+      AssetRecord asset{version, to_hex(record.digests.sha256), record.size};
+      VersionRecord vr;
+      vr.version = version;
+      vr.status = "Published";
+      vr.origin = "EXTERNAL";
+      vr.published_unix_ms = now_unix_ms();
+      vr.manifest = dump(*manifest);
+      vr.assets.emplace_back(file, asset);
+      batch.put(cache::Space::index, version_key(k, version), encode(vr));
+      batch.put(cache::Space::index, asset_key(k, file), encode(asset));
+    };
+    co_await ctx.assets.fetch_and_serve(ex, std::move(spec), headers);
+  }
+
+  asio::awaitable<void> publish(Exchange& ex, const config::DomainConfig& domain,
+                                const config::RepositoryConfig& repo, const npm::PackageName& name) {
+    auto parsed = npm::parse_publish(ex.request().body, name);
+    if (!parsed) {
+      co_await error(ex, 400, parsed.error().message);
+      co_return;
+    }
+    PackageKey k{domain.name, repo.name, "npm", name.scope, name.name};
+    auto result = co_await offload(ctx.pool, [this, &parsed, &k]() -> Result<std::string> {
+      std::lock_guard lock(publish_mutex);
+      auto& req = *parsed;
+      for (auto it = req.versions.begin(); it != req.versions.end(); ++it) {
+        ARCA_TRY(auto existing, find_version(ctx.store, k, it.key()));
+        if (existing) {
+          return make_error(Errc::forbidden,
+                            "You cannot publish over the previously published versions: " + it.key() + ".");
+        }
+      }
+      cache::Batch batch;
+      std::vector<std::unique_ptr<cache::BlobWriter>> writers;
+      const int64_t now = now_unix_ms();
+      for (auto& att : req.attachments) {
+        auto version = npm::version_from_tarball_filename(req.name, att.filename);
+        if (!version || !req.versions.contains(*version)) {
+          return make_error(Errc::invalid_argument, "attachment " + att.filename + " matches no version");
+        }
+        ARCA_TRY(auto writer, ctx.store.begin_blob());
+        ARCA_TRY_VOID(writer->append(att.data));
+        ARCA_TRY(auto record, writer->finish());
+        batch.add_blob(*writer);
+        std::string file = npm::tarball_filename(req.name, *version);
+        AssetRecord asset{*version, to_hex(record.digests.sha256), record.size};
+        VersionRecord vr;
+        vr.version = *version;
+        vr.origin = "INTERNAL";
+        vr.published_unix_ms = now;
+        json manifest = req.versions[*version];
+        manifest.erase("_attachments");
+        vr.manifest = dump(manifest);
+        vr.assets.emplace_back(file, asset);
+        batch.put(cache::Space::index, version_key(k, *version), encode(vr));
+        batch.put(cache::Space::index, asset_key(k, file), encode(asset));
+        writers.push_back(std::move(writer));
+      }
+      ARCA_TRY(auto pkg, find_package(ctx.store, k));
+      PackageRecord record = pkg ? *pkg : PackageRecord{json::object(), now};
+      if (req.dist_tags.is_object()) {
+        for (auto it = req.dist_tags.begin(); it != req.dist_tags.end(); ++it) {
+          if (it.value().is_string()) record.dist_tags[it.key()] = it.value();
+        }
+      }
+      batch.put(cache::Space::index, package_key(k), encode(record));
+      ARCA_TRY_VOID(ctx.store.commit(std::move(batch), /*durable=*/true));
+      return std::string(req.versions.begin().key());
+    });
+    if (!result) {
+      co_await error(ex, result.error().code == Errc::forbidden ? 403 : status_for(result.error()),
+                     result.error().message);
+      co_return;
+    }
+    ++ctx.generation;
+    ++ctx.metrics.publishes;
+    ARCA_LOG_INFO("published {}@{} to {}/{}", name.full(), *result, domain.name, repo.name);
+    json body = {{"ok", true}, {"id", name.full()}, {"success", true}};
+    co_await ok_json(ex, 201, body);
+  }
+
+  asio::awaitable<void> dist_tags(Exchange& ex, const config::DomainConfig& domain,
+                                  const config::RepositoryConfig& repo, const npm::PackageName& name,
+                                  std::optional<std::string> tag) {
+    const auto& method = ex.request().method;
+    auto v = co_await view(domain, repo, name);
+    if (!v) {
+      co_await error(ex, status_for(v.error()), v.error().message);
+      co_return;
+    }
+    if (!(*v)->found) {
+      co_await error(ex, 404, "Not found");
+      co_return;
+    }
+    const json& merged = *(*v)->merged;
+    json tags = merged.contains("dist-tags") ? merged["dist-tags"] : json::object();
+    if (method == "GET" && !tag) {
+      co_await ok_json(ex, 200, tags);
+      co_return;
+    }
+    if (method == "GET") {
+      if (!tags.contains(*tag)) co_await error(ex, 404, "no such tag: " + *tag);
+      else co_await ok_json(ex, 200, tags[*tag]);
+      co_return;
+    }
+    if (!tag || tag->empty() || !npm::valid_version(*tag)) {
+      co_await error(ex, 400, "a tag name is required");
+      co_return;
+    }
+    std::optional<std::string> version;
+    if (method == "PUT" || method == "POST") {
+      auto body = json::parse(ex.request().body, nullptr, false);
+      if (body.is_discarded() || !body.is_string()) {
+        co_await error(ex, 400, "expected a JSON string naming a version");
+        co_return;
+      }
+      version = body.get<std::string>();
+      auto versions = merged.find("versions");
+      if (versions == merged.end() || !versions->contains(*version)) {
+        co_await error(ex, 404, "version not found: " + *version);
+        co_return;
+      }
+    } else if (method != "DELETE") {
+      co_await error(ex, 405, "method not allowed");
+      co_return;
+    }
+    if (method == "DELETE" && *tag == "latest") {
+      co_await error(ex, 400, "the latest tag cannot be removed");
+      co_return;
+    }
+    PackageKey k{domain.name, repo.name, "npm", name.scope, name.name};
+    auto result = co_await offload(ctx.pool, [this, &k, &tag, &version]() -> Result<json> {
+      std::lock_guard lock(publish_mutex);
+      ARCA_TRY(auto pkg, find_package(ctx.store, k));
+      PackageRecord record = pkg ? *pkg : PackageRecord{json::object(), now_unix_ms()};
+      if (version) record.dist_tags[*tag] = *version;
+      else record.dist_tags.erase(*tag);
+      ARCA_TRY_VOID(ctx.store.put(cache::Space::index, package_key(k), encode(record)));
+      return record.dist_tags;
+    });
+    if (!result) {
+      co_await error(ex, status_for(result.error()), result.error().message);
+      co_return;
+    }
+    ++ctx.generation;
+    json body = {{"ok", true}};
+    co_await ok_json(ex, version ? 201 : 200, body);
+  }
+
+  asio::awaitable<void> audit(Exchange& ex, const config::DomainConfig& domain,
+                              const config::RepositoryConfig& repo, std::string path) {
+    for (auto* r : ctx.topology.resolution_order(domain.name, repo.name)) {
+      auto* ec = ctx.topology.external_connection(*r);
+      if (!ec || ec->format != "npm") continue;
+      UpstreamRequest req;
+      req.method = "POST";
+      req.url = ec->url + path;
+      req.body = ex.request().body;
+      for (auto name : {"content-type", "content-encoding", "accept"}) {
+        if (auto v = ex.request().header(name); !v.empty()) req.headers.emplace_back(name, std::string(v));
+      }
+      ++ctx.metrics.upstream_requests;
+      auto resp = co_await ctx.client.fetch(std::move(req), ctx.config.upstream.max_metadata_bytes);
+      if (!resp) {
+        ++ctx.metrics.upstream_errors;
+        co_await error(ex, status_for(resp.error()), "audit upstream failed: " + resp.error().message);
+        co_return;
+      }
+      Headers headers{{"Content-Type", std::string(resp->head.header("content-type"))}};
+      if (headers[0].second.empty()) headers[0].second = "application/json";
+      if (auto ce = resp->head.header("content-encoding"); !ce.empty()) {
+        headers.emplace_back("Content-Encoding", std::string(ce));
+      }
+      co_await ex.respond(resp->head.status, std::move(headers), std::move(resp->body));
+      co_return;
+    }
+    co_await error(ex, 503, "audit is not available: this repository has no npm external connection");
+  }
+};
+
+NpmHandler::NpmHandler(Context& context) : impl_(std::make_unique<Impl>(context)) {}
+NpmHandler::~NpmHandler() = default;
+
+bool NpmHandler::is_publish(const Request& request, std::string_view rest) const {
+  return request.method == "PUT" && rest.find("/-/") == std::string_view::npos &&
+         rest.rfind("-/", 0) != 0;
+}
+
+asio::awaitable<void> NpmHandler::handle(Exchange& ex, const config::DomainConfig& domain,
+                                         const config::RepositoryConfig& repo, std::string rest) {
+  auto& impl = *impl_;
+  const std::string& method = ex.request().method;
+  const bool read = method == "GET" || method == "HEAD";
+  std::vector<std::string> segments;
+  for (auto raw : split(rest, '/')) {
+    auto decoded = percent_decode(raw);
+    if (!decoded) {
+      co_await impl.error(ex, 400, "malformed percent-encoding in the path");
+      co_return;
+    }
+    segments.push_back(std::move(*decoded));
+  }
+  if (!segments.empty() && segments.back().empty() && segments.size() > 1) segments.pop_back();
+
+  if (segments.empty() || (segments.size() == 1 && segments[0].empty())) {
+    json body = {{"db_name", "registry"}, {"repository", repo.name}};
+    if (read) co_await impl.ok_json(ex, 200, body);
+    else co_await impl.error(ex, 405, "method not allowed");
+    co_return;
+  }
+  if (segments[0] == "-") {
+    if (segments.size() == 2 && segments[1] == "ping") {
+      co_await impl.ok_json(ex, 200, json::object());
+      co_return;
+    }
+    if (segments.size() == 2 && segments[1] == "whoami") {
+      json body = {{"username", "anonymous"}};
+      co_await impl.ok_json(ex, 200, body);
+      co_return;
+    }
+    if (method == "POST" && segments.size() >= 5 && segments[1] == "npm" && segments[2] == "v1" &&
+        segments[3] == "security") {
+      co_await impl.audit(ex, domain, repo, rest);
+      co_return;
+    }
+    if (segments.size() >= 4 && segments[1] == "package") {
+      // -/package/<name>/dist-tags[/<tag>] with <name> as "@scope%2fname" or "@scope/name".
+      size_t i = 2;
+      std::string full = segments[i++];
+      if (full.size() && full[0] == '@' && full.find('/') == std::string::npos && i < segments.size()) {
+        full += "/" + segments[i++];
+      }
+      auto name = npm::parse_package_name(full);
+      if (!name) {
+        co_await impl.error(ex, 400, name.error().message);
+        co_return;
+      }
+      if (i < segments.size() && segments[i] == "dist-tags" && segments.size() - i <= 2) {
+        std::optional<std::string> tag;
+        if (i + 1 < segments.size()) tag = segments[i + 1];
+        co_await impl.dist_tags(ex, domain, repo, *name, tag);
+        co_return;
+      }
+    }
+    co_await impl.error(ex, 404, "not found");
+    co_return;
+  }
+
+  size_t i = 0;
+  std::string full = segments[i++];
+  if (full.size() && full[0] == '@' && full.find('/') == std::string::npos && i < segments.size()) {
+    full += "/" + segments[i++];
+  }
+  auto name = npm::parse_package_name(full);
+  if (!name) {
+    co_await impl.error(ex, 400, name.error().message);
+    co_return;
+  }
+  const size_t left = segments.size() - i;
+  if (left == 0) {
+    if (read) co_await impl.packument(ex, domain, repo, *name);
+    else if (method == "PUT") co_await impl.publish(ex, domain, repo, *name);
+    else co_await impl.error(ex, 405, "unpublishing is not supported");
+    co_return;
+  }
+  if (left == 2 && segments[i] == "-" && read) {
+    co_await impl.tarball(ex, domain, repo, *name, segments[i + 1]);
+    co_return;
+  }
+  if (left == 1 && read) {
+    co_await impl.version_manifest(ex, domain, repo, *name, segments[i]);
+    co_return;
+  }
+  if (segments[i] == "-rev") {
+    co_await impl.error(ex, 405, "unpublishing is not supported");
+    co_return;
+  }
+  co_await impl.error(ex, 404, "not found");
+}
+
+}  // namespace arca::proxy

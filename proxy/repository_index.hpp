@@ -1,0 +1,96 @@
+#pragma once
+// Repositories and what they hold: the domain/repository topology (from the config) and typed
+// records in the store's index space (packages, versions, assets).
+//
+// Index keys (fields joined by '\x1f', which no valid name contains):
+//   pk <domain> <repo> <format> <namespace> <name>            -> PackageRecord (JSON)
+//   pv <domain> <repo> <format> <namespace> <name> <version>  -> VersionRecord (JSON)
+//   as <domain> <repo> <format> <namespace> <name> <asset>    -> AssetRecord (JSON)
+// npm: namespace is the scope without '@' (empty when unscoped).
+//
+// Thread-safety: Topology is immutable after construction. The record functions call the
+// store and may block: call them off the I/O threads (or accept a short block for point reads).
+
+#include "cache/store.hpp"
+#include "config/config.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace arca::proxy {
+
+class Topology {
+ public:
+  explicit Topology(const config::Config& config);
+
+  const config::DomainConfig* domain(std::string_view name) const;
+  const config::RepositoryConfig* repository(std::string_view domain, std::string_view repo) const;
+  // The repository, then its upstreams depth-first in listed order, each once.
+  std::vector<const config::RepositoryConfig*> resolution_order(std::string_view domain,
+                                                                std::string_view repo) const;
+  const config::ExternalConnectionConfig* external_connection(
+      const config::RepositoryConfig& repo) const;
+
+ private:
+  const config::Config& config_;
+};
+
+struct PackageKey {
+  std::string domain;
+  std::string repo;
+  std::string format;
+  std::string ns;
+  std::string name;
+};
+
+struct AssetRecord {
+  std::string version;
+  std::string sha256_hex;
+  uint64_t size = 0;
+};
+
+struct VersionRecord {
+  std::string version;
+  std::string status = "Published";  // Published, Unfinished, Unlisted, Archived, Disposed
+  std::string origin = "INTERNAL";   // INTERNAL (published) or EXTERNAL (ingested)
+  int64_t published_unix_ms = 0;
+  std::string manifest;  // format-specific JSON text (npm: the version's package.json + dist)
+  std::vector<std::pair<std::string, AssetRecord>> assets;  // asset name -> record
+};
+
+struct PackageRecord {
+  nlohmann::json dist_tags = nlohmann::json::object();
+  int64_t created_unix_ms = 0;
+};
+
+std::string package_key(const PackageKey& k);
+std::string version_key(const PackageKey& k, std::string_view version);
+std::string version_prefix(const PackageKey& k);
+std::string asset_key(const PackageKey& k, std::string_view asset);
+
+std::string encode(const VersionRecord& r);
+std::optional<VersionRecord> decode_version(std::string_view s);
+std::string encode(const AssetRecord& r);
+std::optional<AssetRecord> decode_asset(std::string_view s);
+std::string encode(const PackageRecord& r);
+std::optional<PackageRecord> decode_package(std::string_view s);
+
+[[nodiscard]] Result<std::optional<AssetRecord>> find_asset(cache::Store& store, const PackageKey& k,
+                                                            std::string_view asset);
+[[nodiscard]] Result<std::optional<VersionRecord>> find_version(cache::Store& store,
+                                                                const PackageKey& k,
+                                                                std::string_view version);
+[[nodiscard]] Result<std::vector<VersionRecord>> list_versions(cache::Store& store,
+                                                               const PackageKey& k);
+[[nodiscard]] Result<std::optional<PackageRecord>> find_package(cache::Store& store,
+                                                                const PackageKey& k);
+
+int64_t now_unix_ms();
+// "2024-01-02T03:04:05.678Z"
+std::string iso8601(int64_t unix_ms);
+
+}  // namespace arca::proxy

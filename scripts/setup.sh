@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what building and testing arca needs on Debian 12, as root. Idempotent: when
+# everything is already there it only checks (a second or so) and changes nothing.
+#   scripts/setup.sh          build dependencies
+#   scripts/setup.sh --test   build and test dependencies
+set -euo pipefail
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+build_packages=(cmake ninja-build ccache g++ pkg-config ca-certificates
+  libboost1.81-dev librocksdb-dev nlohmann-json3-dev doctest-dev libpugixml-dev
+  libarchive-dev libzstd-dev zlib1g-dev libssl-dev libspdlog-dev libcli11-dev)
+test_packages=(openssl python3 curl)
+
+packages=("${build_packages[@]}")
+[ $want_test = 1 ] && packages+=("${test_packages[@]}")
+# node and npm drive the integration tests; any installed node >= 18 will do.
+if [ $want_test = 1 ] && ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing Debian packages: ${missing[*]} (run as root to install them)" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

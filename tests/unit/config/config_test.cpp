@@ -1,0 +1,91 @@
+#include <doctest/doctest.h>
+
+#include "config/config.hpp"
+
+#include <string>
+
+using arca::config::Config;
+using arca::config::ConfigError;
+using arca::config::parse_config;
+
+namespace {
+std::string error_of(const std::string& text) {
+  try {
+    parse_config(text, "test.json");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST_SUITE("config::Config") {
+  TEST_CASE("the embedded default parses and has the documented shape") {
+    Config c = parse_config(arca::config::default_config_text(), "default");
+    CHECK(c.listen.host == "127.0.0.1");
+    CHECK(c.listen.port == 5080);
+    CHECK(c.data_dir == "./arca-data");
+    REQUIRE(c.external_connections.count("public:npmjs") == 1);
+    CHECK(c.external_connections.at("public:npmjs").format == "npm");
+    CHECK(c.external_connections.at("public:npmjs").url == "https://registry.npmjs.org/");
+    CHECK(c.external_connections.at("public:npmjs").metadata_ttl == std::chrono::seconds(300));
+    REQUIRE(c.domains.size() == 1);
+    CHECK(c.domains[0].name == "local");
+    REQUIRE(c.domains[0].repositories.size() == 2);
+    CHECK(c.domains[0].repositories[0].external_connection == "public:npmjs");
+    CHECK(c.domains[0].repositories[1].upstreams == std::vector<std::string>{"npm-store"});
+  }
+
+  TEST_CASE("comments are allowed") {
+    Config c = parse_config("{ // a comment\n \"listen\": \"0.0.0.0:81\" /* another */ }", "t");
+    CHECK(c.listen.host == "0.0.0.0");
+    CHECK(c.listen.port == 81);
+  }
+
+  TEST_CASE("unknown keys and wrong types name the JSON path") {
+    CHECK(error_of(R"({"lisen": "x"})").find("lisen: unknown key") != std::string::npos);
+    CHECK(error_of(R"({"upstream": {"read_timeout_ms": "5"}})").find("upstream.read_timeout_ms") !=
+          std::string::npos);
+    CHECK(error_of(R"({"domains": [{"name": "local", "repositories": [{"name": "main", "upstream": []}]}]})")
+              .find("domains[0].repositories[0].upstream: unknown key") != std::string::npos);
+    CHECK(error_of(R"({"external_connections": {"public:npmjs": {"url": 5}}})")
+              .find("external_connections.public:npmjs.url") != std::string::npos);
+    CHECK(error_of("{not json").find("not valid JSON") != std::string::npos);
+  }
+
+  TEST_CASE("cross references are validated") {
+    CHECK(error_of(R"({"domains": [{"name": "local", "repositories": [{"name": "main", "upstreams": ["nope"]}]}]})")
+              .find("unknown repository 'nope'") != std::string::npos);
+    CHECK(error_of(R"({"domains": [{"name": "local", "repositories": [
+             {"name": "aa", "upstreams": ["bb"]}, {"name": "bb", "upstreams": ["aa"]}]}]})")
+              .find("cycle") != std::string::npos);
+    CHECK(error_of(R"({"domains": [{"name": "local", "repositories": [{"name": "main", "external_connection": "x:y"}]}]})")
+              .find("unknown external connection") != std::string::npos);
+    CHECK(error_of(R"({"domains": [{"name": "v1", "repositories": []}]})").find("reserved") != std::string::npos);
+    CHECK(error_of(R"({"domains": [{"name": "Bad_Name", "repositories": []}]})").find("not a valid domain name") !=
+          std::string::npos);
+    CHECK(error_of(R"({"external_connections": {"corp": {"url": "http://x/"}}})").find("format") != std::string::npos);
+    CHECK(error_of(R"({"external_connections": {"public:npmjs": {"url": "ftp://x/"}}})").find("http") !=
+          std::string::npos);
+  }
+
+  TEST_CASE("listen addresses") {
+    arca::config::ListenerConfig l;
+    arca::config::apply_listen(l, "[::1]:8080");
+    CHECK(l.host == "::1");
+    CHECK(l.port == 8080);
+    CHECK_THROWS_AS(arca::config::apply_listen(l, "nohost"), ConfigError);
+    CHECK_THROWS_AS(arca::config::apply_listen(l, "127.0.0.1:99999"), ConfigError);
+    CHECK_THROWS_AS(arca::config::apply_listen(l, "127.0.0.1:x"), ConfigError);
+  }
+
+  TEST_CASE("npm urls get a trailing slash; ttl and limits parse") {
+    Config c = parse_config(R"({"external_connections": {"public:npmjs": {"url": "http://127.0.0.1:9/r", "metadata_ttl_seconds": 0}},
+                                "listener": {"publish_body_limit_bytes": 4096}, "cache": {"chunk_size_bytes": 65536}})",
+                            "t");
+    CHECK(c.external_connections.at("public:npmjs").url == "http://127.0.0.1:9/r/");
+    CHECK(c.external_connections.at("public:npmjs").metadata_ttl.count() == 0);
+    CHECK(c.listen.publish_body_limit_bytes == 4096);
+    CHECK(c.cache.chunk_size_bytes == 65536);
+  }
+}
