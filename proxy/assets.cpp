@@ -147,7 +147,11 @@ void AssetService::finish_fill(const std::shared_ptr<Fill>& fill, const std::str
 }
 
 asio::awaitable<void> AssetService::run_fill(std::shared_ptr<Fill> fill, FillSpec spec) {
+  const std::string key = spec.key;
   auto fail = [&](Error error) {
+    // Leave the flight map first, so a request arriving after a client saw this failure
+    // starts a fresh fill instead of joining the failed one.
+    finish_fill(fill, key);
     ++metrics_.asset_fills_failed;
     if (error.code == Errc::digest_mismatch) ++metrics_.digest_mismatches;
     ARCA_LOG_WARN("fill of {} failed: {}", log::redact_url(spec.request.url), error.message);
@@ -156,7 +160,6 @@ asio::awaitable<void> AssetService::run_fill(std::shared_ptr<Fill> fill, FillSpe
     fill->error = std::move(error);
     fill->notify_locked();
   };
-  const std::string key = spec.key;
   if (!spec.sha512 && !spec.sha1 && !spec.sha256) {
     fail(make_error(Errc::upstream_error, "the upstream declares no digest for this asset"));
     finish_fill(fill, key);

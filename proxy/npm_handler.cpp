@@ -69,7 +69,8 @@ struct View {
   std::shared_ptr<const json> merged;  // tarball URLs not yet rewritten
   std::map<std::string, Origin> origins;
   std::map<std::string, std::shared_ptr<const json>> upstream_versions;  // version -> upstream manifest
-  std::string missing_reason;  // why an upstream could not be asked, when not found
+  std::optional<Error> missing_failure;  // why an upstream could not be asked, when not found
+  std::map<std::string, std::string> upstream_times;  // version -> upstream "time" entry
   std::mutex mutex;  // guards rendered
   std::map<std::string, std::shared_ptr<const Rendered>> rendered;  // by tarball base URL
 };
@@ -250,15 +251,40 @@ struct NpmHandler::Impl {
                 {"versions", json::object()}, {"time", json::object()}};
     int64_t created = 0, modified = 0;
     for (auto& v : versions) {
-      if (v.status != "Published" && v.status != "Unlisted") continue;
+      // CodeArtifact statuses: only Published versions are listed (Unlisted ones stay
+      // downloadable by exact tarball URL; Archived and Disposed ones are not).
+      if (v.status != "Published") continue;
       auto manifest = json::parse(v.manifest, nullptr, false);
       if (manifest.is_discarded() || !manifest.is_object()) continue;
       doc["versions"][v.version] = std::move(manifest);
+      if (!v.upstream_time.empty()) {
+        doc["time"][v.version] = v.upstream_time;
+        continue;  // the upstream's document supplies created/modified
+      }
       doc["time"][v.version] = iso8601(v.published_unix_ms);
       if (!created || v.published_unix_ms < created) created = v.published_unix_ms;
       modified = std::max(modified, v.published_unix_ms);
     }
-    if (pkg) doc["dist-tags"] = pkg->dist_tags;
+    if (pkg) {
+      // Tags never point at a version that is not listed; "latest" falls back to the newest.
+      const json& listed = doc["versions"];
+      int64_t newest = -1;
+      std::string newest_version;
+      for (auto& v : versions) {
+        if (listed.contains(v.version) && v.published_unix_ms > newest) {
+          newest = v.published_unix_ms;
+          newest_version = v.version;
+        }
+      }
+      for (auto it = pkg->dist_tags.begin(); it != pkg->dist_tags.end(); ++it) {
+        if (it.value().is_string() && listed.contains(it.value().get<std::string>())) {
+          doc["dist-tags"][it.key()] = it.value();
+        }
+      }
+      if (!doc["dist-tags"].contains("latest") && !newest_version.empty()) {
+        doc["dist-tags"]["latest"] = newest_version;
+      }
+    }
     if (created) {
       doc["time"]["created"] = iso8601(created);
       doc["time"]["modified"] = iso8601(modified);
@@ -329,11 +355,11 @@ struct NpmHandler::Impl {
       sources.push_back(doc->doc.get());
       source_origin.push_back(Origin{r, ec});
     }
+    view->missing_failure = upstream_failure;
     if (sources.empty()) {
       // Nothing stored here and no upstream could say: "not found", as Verdaccio answers, so
       // that publishing still works while an upstream is down. The reason goes in the message.
       view->found = false;
-      if (upstream_failure) view->missing_reason = upstream_failure->message;
       view->merged = std::make_shared<const json>(json::object());
     } else {
       view->found = true;
@@ -347,6 +373,11 @@ struct NpmHandler::Impl {
               view->origins[v.key()] = source_origin[s];
               if (source_origin[s].connection) {
                 view->upstream_versions[v.key()] = std::make_shared<const json>((*vs)[v.key()]);
+                auto times = sources[s]->find("time");
+                if (times != sources[s]->end() && times->is_object()) {
+                  auto t = times->find(v.key());
+                  if (t != times->end() && t->is_string()) view->upstream_times[v.key()] = t->get<std::string>();
+                }
               }
               break;
             }
@@ -394,10 +425,14 @@ struct NpmHandler::Impl {
     if (!(*v)->found) {
       // (No conditional expression inside co_await: GCC 12 destroys its temporary twice.)
       std::string message = "Not found";
-      if (!(*v)->missing_reason.empty()) {
-        message += " (upstream unavailable: " + (*v)->missing_reason + ")";
+      unsigned status = 404;
+      if ((*v)->missing_failure) {
+        message += " (upstream unavailable: " + (*v)->missing_failure->message + ")";
+        // An installer must not take an unreachable upstream for "no such package"; npm
+        // publish only asks whether the package exists here, so it gets the 404 and proceeds.
+        if (ex.request().header("npm-command") != "publish") status = status_for(*(*v)->missing_failure);
       }
-      co_await error(ex, 404, message);
+      co_await error(ex, status, message);
       co_return;
     }
     auto rendered = render(**v, base_url(ex, domain, repo));
@@ -456,6 +491,13 @@ struct NpmHandler::Impl {
     // Fast path: the asset is already stored in this repository or one of its upstreams.
     for (auto* r : order) {
       PackageKey k{domain.name, r->name, "npm", name.scope, name.name};
+      // Archived and Disposed versions are not downloadable (and never fetched again).
+      auto status = find_version(ctx.store, k, *version);
+      if (status && *status && ((*status)->status == "Archived" || (*status)->status == "Disposed")) {
+        std::string message = "Not found: " + name.full() + "@" + *version + " is " + (*status)->status;
+        co_await error(ex, 404, message);
+        co_return;
+      }
       auto asset = find_asset(ctx.store, k, file);
       if (!asset) {
         co_await error(ex, 500, asset.error().message);
@@ -479,7 +521,13 @@ struct NpmHandler::Impl {
     }
     auto origin = (*v)->origins.find(*version);
     if (origin == (*v)->origins.end() || !origin->second.connection) {
-      co_await error(ex, 404, "Not found: " + name.full() + "@" + *version);
+      std::string message = "Not found: " + name.full() + "@" + *version;
+      unsigned status = 404;
+      if ((*v)->missing_failure) {
+        message += " (upstream unavailable: " + (*v)->missing_failure->message + ")";
+        status = status_for(*(*v)->missing_failure);
+      }
+      co_await error(ex, status, message);
       co_return;
     }
     auto manifest_it = (*v)->upstream_versions.find(*version);
@@ -488,6 +536,10 @@ struct NpmHandler::Impl {
       co_return;
     }
     auto manifest = manifest_it->second;
+    std::string upstream_time;
+    if (auto t = (*v)->upstream_times.find(*version); t != (*v)->upstream_times.end()) {
+      upstream_time = t->second;
+    }
     auto dist = npm::dist_of(*manifest);
     if (!dist) {
       co_await error(ex, 502, "the upstream packument has no tarball for " + name.full() + "@" + *version);
@@ -505,14 +557,15 @@ struct NpmHandler::Impl {
     spec.sha512 = dist->sha512;
     spec.sha1 = dist->sha1;
     PackageKey k{domain.name, owner->name, "npm", name.scope, name.name};
-    spec.on_commit = [k, file, version = *version, manifest](cache::Batch& batch,
-                                                            const cache::BlobRecord& record) {
+    spec.on_commit = [k, file, version = *version, manifest, upstream_time](
+                         cache::Batch& batch, const cache::BlobRecord& record) {
       AssetRecord asset{version, to_hex(record.digests.sha256), record.size};
       VersionRecord vr;
       vr.version = version;
       vr.status = "Published";
       vr.origin = "EXTERNAL";
       vr.published_unix_ms = now_unix_ms();
+      vr.upstream_time = upstream_time;
       vr.manifest = dump(*manifest);
       vr.assets.emplace_back(file, asset);
       batch.put(cache::Space::index, version_key(k, version), encode(vr));

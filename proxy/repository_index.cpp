@@ -9,10 +9,16 @@ namespace arca::proxy {
 
 using json = nlohmann::json;
 
-Topology::Topology(const config::Config& config) : config_(config) {}
+Topology::Topology(const config::Config& config) {
+  auto first = std::make_shared<Snapshot>();
+  first->domains = config.domains;
+  first->external_connections = config.external_connections;
+  current_.store(first.get());
+  history_.push_back(std::move(first));
+}
 
 const config::DomainConfig* Topology::domain(std::string_view name) const {
-  for (auto& d : config_.domains) {
+  for (auto& d : current().domains) {
     if (d.name == name) return &d;
   }
   return nullptr;
@@ -45,8 +51,9 @@ std::vector<const config::RepositoryConfig*> Topology::resolution_order(std::str
 const config::ExternalConnectionConfig* Topology::external_connection(
     const config::RepositoryConfig& repo) const {
   if (repo.external_connection.empty()) return nullptr;
-  auto it = config_.external_connections.find(repo.external_connection);
-  return it == config_.external_connections.end() ? nullptr : &it->second;
+  auto& connections = current().external_connections;
+  auto it = connections.find(repo.external_connection);
+  return it == connections.end() ? nullptr : &it->second;
 }
 
 namespace {
@@ -113,6 +120,7 @@ std::string encode(const VersionRecord& r) {
               {"status", r.status},
               {"origin", r.origin},
               {"published", r.published_unix_ms},
+              {"upstream_time", r.upstream_time},
               {"manifest", r.manifest},
               {"assets", assets}}
       .dump(-1, ' ', false, json::error_handler_t::replace);
@@ -126,6 +134,7 @@ std::optional<VersionRecord> decode_version(std::string_view s) {
   r.status = str(j, "status");
   r.origin = str(j, "origin");
   r.published_unix_ms = num(j, "published");
+  r.upstream_time = str(j, "upstream_time");
   r.manifest = str(j, "manifest");
   if (auto it = j.find("assets"); it != j.end() && it->is_array()) {
     for (auto& a : *it) {

@@ -16,6 +16,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,8 +27,19 @@
 
 namespace arca::proxy {
 
+// Domains, repositories and external connections. Reads see an immutable snapshot; the
+// control plane changes the topology by publishing a new snapshot (update()). Old snapshots
+// are kept for the life of the process, so the pointers returned here never dangle (topology
+// changes are rare: each costs a copy of a few KB).
+//
+// Thread-safety: all methods are safe from any thread.
 class Topology {
  public:
+  struct Snapshot {
+    std::vector<config::DomainConfig> domains;
+    std::map<std::string, config::ExternalConnectionConfig> external_connections;
+  };
+
   explicit Topology(const config::Config& config);
 
   const config::DomainConfig* domain(std::string_view name) const;
@@ -35,8 +50,25 @@ class Topology {
   const config::ExternalConnectionConfig* external_connection(
       const config::RepositoryConfig& repo) const;
 
+  // The current snapshot (valid for the life of the Topology).
+  const Snapshot& current() const { return *current_.load(); }
+  // Applies `change` to a copy of the current snapshot and makes the copy current. Changes are
+  // serialized; `change` returning an error leaves the topology as it was.
+  template <class F>
+  Result<void> update(F&& change) {
+    std::lock_guard lock(mutex_);
+    auto next = std::make_shared<Snapshot>(*current_.load());
+    Result<void> r = change(*next);
+    if (!r) return r;
+    current_.store(next.get());
+    history_.push_back(std::move(next));
+    return r;
+  }
+
  private:
-  const config::Config& config_;
+  std::mutex mutex_;
+  std::vector<std::shared_ptr<const Snapshot>> history_;
+  std::atomic<const Snapshot*> current_{nullptr};
 };
 
 struct PackageKey {
@@ -58,6 +90,9 @@ struct VersionRecord {
   std::string status = "Published";  // Published, Unfinished, Unlisted, Archived, Disposed
   std::string origin = "INTERNAL";   // INTERNAL (published) or EXTERNAL (ingested)
   int64_t published_unix_ms = 0;
+  // For versions ingested from an external connection: the upstream's publish time (its
+  // packument "time" entry, ISO 8601), which package managers see instead of ours.
+  std::string upstream_time;
   std::string manifest;  // format-specific JSON text (npm: the version's package.json + dist)
   std::vector<std::pair<std::string, AssetRecord>> assets;  // asset name -> record
 };

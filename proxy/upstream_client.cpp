@@ -295,7 +295,6 @@ struct Connection {
   std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;  // bytes read past the current parse point
   std::string pool_key;
-  std::string authority;  // host:port of the origin, for messages
   bool reused = false;
   std::string tls_failure;  // set by the verify callback, for error messages
 
@@ -479,6 +478,7 @@ struct ClientState {
   }
 
   void give_back(ConnectionPtr c) {
+    if (config.pool_size_per_host == 0) return;
     ConnectionPtr dropped;  // closed outside the lock
     std::lock_guard lock(pool_mutex);
     auto& idle = pool[c->pool_key];
@@ -506,7 +506,8 @@ Error connect_error(const error_code& ec, const std::string& what, const std::st
   if (ec == net::error::operation_aborted) {
     return make_error(Errc::cancelled, what + " " + authority + " cancelled");
   }
-  return make_error(Errc::upstream_unreachable, what + " " + authority + " failed: " + ec.message());
+  return make_error(Errc::upstream_unreachable,
+                    what + " " + authority + " failed: " + ec.message());
 }
 
 // What happened to one request/response exchange on a connection.
@@ -517,7 +518,7 @@ struct ExchangeOutcome {
 };
 
 net::awaitable<Result<void>> ClientState::establish(Connection& c, const Target& t,
-                                                             const ProxyEndpoint* proxy) {
+                                                    const ProxyEndpoint* proxy) {
   const auto timeout = config.connect_timeout;
   const auto deadline = SteadyClock::now() + timeout;
   const std::string& dial_host = proxy ? proxy->host : t.host;
@@ -602,7 +603,6 @@ net::awaitable<Result<ConnectionPtr>> ClientState::connect(const Target& t,
                                                            std::string pool_key) {
   auto c = std::make_unique<Connection>(io, net::make_strand(io));
   c->pool_key = std::move(pool_key);
-  c->authority = t.authority;
   auto r = co_await net::co_spawn(c->strand, establish(*c, t, proxy), net::use_awaitable);
   if (!r) {
     ARCA_LOG_DEBUG("upstream connect failed: {}", r.error().message);
@@ -646,9 +646,10 @@ net::awaitable<ExchangeOutcome> exchange(Connection& c, const http::request<http
 
 class Response final : public UpstreamResponse {
  public:
-  Response(ImplPtr client, ConnectionPtr conn, std::unique_ptr<Parser> parser, ResponseHead head)
+  Response(ImplPtr client, ConnectionPtr conn, std::unique_ptr<Parser> parser, ResponseHead head,
+           std::string authority)
       : client_(std::move(client)), conn_(std::move(conn)), parser_(std::move(parser)),
-        head_(std::move(head)) {
+        head_(std::move(head)), authority_(std::move(authority)) {
     if (parser_->is_done()) finish();
   }
 
@@ -703,7 +704,7 @@ class Response final : public UpstreamResponse {
   }
 
   Error body_error(const error_code& ec) const {
-    const std::string where = " reading the body from " + conn_->authority + " after " +
+    const std::string where = " reading the body from " + authority_ + " after " +
                               std::to_string(delivered_) + " bytes";
     if (ec == beast::error::timeout) {
       return make_error(Errc::upstream_timeout,
@@ -715,7 +716,9 @@ class Response final : public UpstreamResponse {
     if (ec == http::error::partial_message || is_connection_closed(ec)) {
       return make_error(Errc::truncated, "connection closed before the end of the body" + where);
     }
-    if (ec == net::error::operation_aborted) return make_error(Errc::cancelled, "cancelled" + where);
+    if (ec == net::error::operation_aborted) {
+      return make_error(Errc::cancelled, "cancelled" + where);
+    }
     return make_error(Errc::upstream_error, ec.message() + where);
   }
 
@@ -740,6 +743,7 @@ class Response final : public UpstreamResponse {
   ConnectionPtr conn_;
   std::unique_ptr<Parser> parser_;
   ResponseHead head_;
+  std::string authority_;  // host:port of the origin, for messages
   std::optional<Error> error_;
   bool complete_ = false;
   std::uint64_t delivered_ = 0;
@@ -761,10 +765,6 @@ Error header_error(const error_code& ec, const Target& t, std::chrono::milliseco
   if (ec == beast::error::timeout) {
     return make_error(Errc::upstream_timeout,
                       "no response from " + t.authority + " within " + ms_text(timeout));
-  }
-  if (ec == http::error::body_limit) {
-    return make_error(Errc::too_large,
-                      "response from " + t.authority + " declares a body over the limit");
   }
   if (ec == net::error::operation_aborted) {
     return make_error(Errc::cancelled, "request to " + t.authority + " cancelled");
@@ -847,13 +847,20 @@ net::awaitable<Result<std::unique_ptr<UpstreamResponse>>> send_once(
                        t.authority, out.ec.message());
         continue;
       }
+      if (out.ec == http::error::body_limit) {
+        const auto declared = parser->content_length();
+        co_return make_error(Errc::too_large,
+                             "response from " + t.authority + " declares " +
+                                 (declared ? std::to_string(*declared) : std::string("a")) +
+                                 " byte body, over the limit of " + std::to_string(max_body));
+      }
       co_return header_error(out.ec, t, read_timeout);
     }
     ResponseHead head = make_head(*parser, t.url);
     ARCA_LOG_DEBUG("upstream {} {} -> {}{}", method, log::redact_url(t.url), head.status,
                    c.reused ? " (reused connection)" : "");
     co_return std::unique_ptr<UpstreamResponse>(std::make_unique<Response>(
-        impl, std::move(conn), std::move(parser), std::move(head)));
+        impl, std::move(conn), std::move(parser), std::move(head), t.authority));
   }
 }
 

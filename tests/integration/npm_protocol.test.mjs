@@ -295,6 +295,19 @@ describe('npm protocol details', { timeout: 240_000 }, () => {
       assert.equal(r.json['dist-tags'].latest, '9.9.9');
     });
 
+    test('metadata_ttl_seconds=0: "time" stays the upstream\'s after a tarball is cached and the packument revalidated', async () => {
+      const pkg = set.packages.find((p) => !p.name.startsWith('@') && p !== plain && set.versionsOf(p.name).length === 1);
+      const upstreamTime = standin.packument(pkg.name).time;
+      const first = await getJson(`${fresh.registry()}${pkg.name}`);
+      assert.equal(first.status, 200, describeResponse(first));
+      assert.deepEqual(first.json.time, upstreamTime, 'time of the first (uncached) packument');
+      const t = await request(`${fresh.registry()}${pkg.name}/-/${tarballFileName(pkg.name, pkg.version)}`);
+      assert.equal(t.status, 200, describeResponse(t));
+      const again = await getJson(`${fresh.registry()}${pkg.name}`);
+      assert.equal(again.status, 200, describeResponse(again));
+      assert.deepEqual(again.json.time, upstreamTime, 'time after the tarball was cached (revalidated packument)');
+    });
+
     test('stale-if-error: with the upstream down, cached packuments and tarballs are still served', async () => {
       // Warm both instances.
       const tarballUrl = (a) => `${a.registry()}${scoped.name}/-/${tarballFileName(scoped.name, scoped.version)}`;

@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { makeTempDir, registerCleanup, registerLogSource, spawnTracked, sleep, tailFile, waitFor, withTimeout, cleanEnv }
+import { makeTempDir, registerCleanup, registerLogSource, spawnTracked, reapWithParent, sleep, tailFile, waitFor, withTimeout, cleanEnv }
   from './harness.mjs';
 import { request } from './http.mjs';
 
@@ -87,6 +87,7 @@ export class Arca {
       stdio: ['ignore', logFd, logFd],
     });
     fs.closeSync(logFd);
+    if (proc.pid) reapWithParent(proc, this.configPath);
     this.proc = proc;
     const exitInfo = { code: null, signal: null, expected: false };
     proc.exited = new Promise((resolve) => {

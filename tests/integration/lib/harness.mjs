@@ -161,6 +161,20 @@ export function spawnTracked(cmd, args, opts = {}) {
   return child;
 }
 
+// If this test process dies without cleaning up (e.g. SIGKILLed by ctest's timeout), a small
+// detached shell SIGKILLs `child` too. It checks that the pid still runs a command line holding
+// `marker` (so a reused pid is never touched) and exits by itself once either process is gone.
+export function reapWithParent(child, marker) {
+  const script = 'while kill -0 "$1" 2>/dev/null && grep -qaF -- "$3" "/proc/$2/cmdline" 2>/dev/null; ' +
+    'do sleep 1; done; grep -qaF -- "$3" "/proc/$2/cmdline" 2>/dev/null && kill -9 "$2" 2>/dev/null; exit 0';
+  const reaper = spawn('/bin/sh', ['-c', script, 'arca-it-reaper', String(process.pid), String(child.pid), marker], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  reaper.on('error', () => {});
+  reaper.unref();
+}
+
 // Runs a command to completion with a timeout (SIGKILL on expiry). Never rejects for a non-zero
 // exit; rejects only if the program cannot be started. Result: {code, signal, stdout, stderr,
 // timedOut, ms}.

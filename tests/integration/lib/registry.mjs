@@ -80,12 +80,16 @@ export class StandinRegistry {
   // pkg: { name, version, manifest (package.json object), tarball (Buffer), time? (Date) }
   addPackage(pkg) {
     let p = this.packages.get(pkg.name);
-    const now = pkg.time ? new Date(pkg.time) : new Date();
+    let now = pkg.time ? new Date(pkg.time) : new Date();
     if (!p) {
       p = { versions: new Map(), distTags: {}, created: now, modified: now };
       this.packages.set(pkg.name, p);
+    } else if (p.versions.size > 0) {
+      // Last-Modified has whole seconds: make a change always move it to a later second, so
+      // If-Modified-Since revalidation cannot miss it.
+      now = new Date(Math.max(now.getTime(), Math.floor(p.modified.getTime() / 1000) * 1000 + 1000));
     }
-    const tarball = Buffer.from(pkg.tarball);
+    const tarball = Buffer.isBuffer(pkg.tarball) ? pkg.tarball : Buffer.from(pkg.tarball);
     p.versions.set(pkg.version, {
       manifest: pkg.manifest,
       tarball,
@@ -94,8 +98,6 @@ export class StandinRegistry {
       time: now,
     });
     if (now > p.modified) p.modified = now;
-    // Stamp a modification time that always moves forward (whole seconds, as HTTP dates are).
-    p.modified = new Date(Math.max(p.modified.getTime(), Date.now()));
     const stable = [...p.versions.keys()].filter((v) => !parseSemver(v).pre).sort(compareSemver);
     if (stable.length) p.distTags.latest = stable[stable.length - 1];
     return this;
