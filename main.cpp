@@ -5,6 +5,7 @@
 #include "common/log.hpp"
 #include "config/config.hpp"
 #include "proxy/assets.hpp"
+#include "proxy/codeartifact_handler.hpp"
 #include "proxy/context.hpp"
 #include "proxy/router.hpp"
 #include "proxy/server.hpp"
@@ -69,6 +70,11 @@ int serve(const std::string& config_path, const std::string& listen, const std::
   proxy::UpstreamClient client(ioc.get_executor(), cfg.upstream);
   proxy::AssetService assets(ioc, pool, **store, client, cfg, metrics);
   proxy::Context context{cfg, ioc, pool, **store, client, assets, metrics, proxy::Topology(cfg)};
+  // Domains and repositories created through the API, the config's ones, the token secret.
+  if (auto loaded = proxy::load_control_plane(context); !loaded) {
+    std::cerr << "arca: cannot load domains and repositories: " << loaded.error().message << "\n";
+    return 1;
+  }
   proxy::Router router(context);
   proxy::Server server(ioc, cfg.listen, router);
 

@@ -7,7 +7,8 @@
 # Needs: build/arca (build it first: scripts/build.sh), wrk, nginx (nginx-light), curl, node.
 # Knobs (environment): ARCA_BIN, DURATION (10s), CONNECTIONS (32), WRK_THREADS (2),
 # SERVER_THREADS (2: arca listener.threads and nginx worker_processes), CLIENTS (100),
-# BIG_MB (500), RSS_TIMEOUT (90: seconds per fan-out phase), COLD_N (20), PACKUMENT_VERSIONS (500), KEEP_TMP (0: delete the temp dir).
+# BIG_MB (500), RSS_TIMEOUT (90: seconds per fan-out phase), COLD_N (20),
+# PACKUMENT_VERSIONS (500), KEEP_TMP (0: delete the temp dir).
 # See bench/README.md for what each figure means.
 set -euo pipefail
 
@@ -28,7 +29,7 @@ KEEP_TMP=${KEEP_TMP:-0}
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-for tool in wrk nginx curl node awk sha256sum; do
+for tool in wrk nginx curl node awk cmp; do
   command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y wrk nginx-light curl nodejs)"
 done
 [[ -x $ARCA_BIN ]] || die "arca binary not found at $ARCA_BIN (build it first, or set ARCA_BIN)"
@@ -72,8 +73,19 @@ mib() { awk -v kb="$1" 'BEGIN{printf "%.1f", kb/1024}'; }
 median() { sort -g | awk '{a[NR]=$1} END{if(NR==0){print "nan";exit} if(NR%2)print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 upstream_hits() { curl -s "$UP/_stats" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[process.argv[1]]||0))' "$1"; }
 
+# idle_pct SECONDS: share of CPU time the whole machine spent idle over that many seconds.
+idle_pct() {
+  local a b
+  a=($(head -1 /proc/stat)); sleep "$1"; b=($(head -1 /proc/stat))
+  awk -v a="${a[*]}" -v b="${b[*]}" 'BEGIN{ n=split(a,x," "); split(b,y," "); t=0
+    for(i=2;i<=n;i++) t+=y[i]-x[i]; idle=(y[5]-x[5])+(y[6]-x[6]); printf "%.0f", (t > 0 ? 100 * idle / t : 100) }'
+}
 start=$SECONDS
 log "temp dir $tmp; $(nproc) cores; $(uname -sr)"
+idle_before=$(idle_pct 2)
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+log "machine idle before the run: ${idle_before}% (load average $load_before)"
+((idle_before >= 90)) || log "WARNING: the machine is busy; other processes will disturb the figures"
 
 # ---------------------------------------------------------------- stand-in upstream
 log "starting the stand-in npm registry (generating a ${BIG_MB} MB tarball, streaming sha512)"
@@ -343,6 +355,7 @@ arca_alive=yes; kill -0 "$arca_pid" 2>/dev/null || arca_alive=no
 log_problems=$(grep -cv -e '^--- arca start' -e '^$' "$tmp/arca/log" || true)   # log_level is warn: every line is a warning or worse
 curl -s "$ARCA/metrics" >"$tmp/metrics.txt" 2>/dev/null || true
 elapsed=$((SECONDS - start))
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------- report
 pass() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN{ if(a=="nan"){print "n/a"; exit}
@@ -354,6 +367,8 @@ cpu=$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)
   echo
   echo "arca \`${arca_version:-?}\` vs nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($cpu), $(uname -r)."
   echo "Both servers: $SERVER_THREADS threads/workers on loopback. wrk: \`-t$WRK_THREADS -c$CONNECTIONS -d$DURATION --latency\`, runs alternate arca/nginx."
+  echo "Machine idle before the run: ${idle_before}% of CPU time (load average $load_before; after the run: $load_after)."
+  ((idle_before >= 90)) || echo "**Warning:** other processes were using the CPU when the run started; the figures are disturbed."
   echo "**Caveat:** the machine has $(nproc) cores and wrk runs on them too, so absolute figures are CPU-bound on the client side as well; compare the ratios."
   echo
   echo "#### Warm hits (wrk)"

@@ -133,7 +133,7 @@ class Batch {
 };
 
 struct StoreOptions {
-  uint32_t chunk_size_bytes = 1024 * 1024;
+  uint32_t chunk_size_bytes = 256 * 1024;
   // Block cache for index/meta reads. Default: 64 MiB.
   uint64_t block_cache_bytes = 64ull * 1024 * 1024;
 };

@@ -132,6 +132,46 @@ void parse_cache(ObjectReader& r, CacheConfig& c) {
   r.boolean("finish_fills_without_client", c.finish_fills_without_client);
 }
 
+void parse_auth(ObjectReader& r, AuthConfig& a) {
+  if (const json* keys = r.find("access_keys")) {
+    if (!keys->is_array()) fail(r.source(), r.child("access_keys"), "expected an array");
+    for (size_t i = 0; i < keys->size(); ++i) {
+      std::string path = r.child("access_keys") + "[" + std::to_string(i) + "]";
+      ObjectReader kr((*keys)[i], path, r.source());
+      AccessKeyConfig k;
+      kr.string("access_key_id", k.access_key_id);
+      kr.string("secret_access_key", k.secret_access_key);
+      kr.string("account", k.account);
+      if (k.access_key_id.empty() || k.access_key_id.size() > 128) {
+        fail(r.source(), path + ".access_key_id", "required (1-128 characters)");
+      }
+      if (k.secret_access_key.empty()) fail(r.source(), path + ".secret_access_key", "required");
+      if (k.account.empty()) k.account = a.default_account;
+      a.access_keys.push_back(std::move(k));
+    }
+  }
+  r.string("default_account", a.default_account);
+  r.boolean("allow_unsigned_loopback", a.allow_unsigned_loopback);
+  if (const json* v = r.find("anonymous_read")) {
+    if (!v->is_boolean()) fail(r.source(), r.child("anonymous_read"), "expected true or false");
+    a.anonymous_read = v->get<bool>();
+  }
+  if (const json* v = r.find("anonymous_write")) {
+    if (!v->is_boolean()) fail(r.source(), r.child("anonymous_write"), "expected true or false");
+    a.anonymous_write = v->get<bool>();
+  }
+  r.unsigned_int("max_token_duration_seconds", a.max_token_duration_seconds, 900, 43200);
+  r.duration("max_clock_skew_seconds", a.max_clock_skew, 86400);
+}
+
+bool is_account_id(const std::string& s) {
+  if (s.size() != 12) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
 bool is_http_url(const std::string& url) {
   return url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
 }
@@ -197,6 +237,10 @@ Config parse_config(std::string_view text, std::string_view source_view) {
     if (auto* v = r.find("cache")) {
       ObjectReader cr(*v, "cache", source);
       parse_cache(cr, c.cache);
+    }
+    if (auto* v = r.find("auth")) {
+      ObjectReader ar(*v, "auth", source);
+      parse_auth(ar, c.auth);
     }
     if (auto* v = r.find("external_connections")) {
       if (!v->is_object()) fail(source, "external_connections", "expected an object");
@@ -267,6 +311,14 @@ void validate(const Config& c) {
   if (c.data_dir.empty()) throw ConfigError("data_dir: must not be empty");
   if (!c.public_url.empty() && !is_http_url(c.public_url)) {
     throw ConfigError("public_url: must be an http:// or https:// URL");
+  }
+  if (!is_account_id(c.auth.default_account)) {
+    throw ConfigError("auth.default_account: must be a 12-digit account id");
+  }
+  for (size_t i = 0; i < c.auth.access_keys.size(); ++i) {
+    if (!is_account_id(c.auth.access_keys[i].account)) {
+      throw ConfigError("auth.access_keys[" + std::to_string(i) + "].account: must be a 12-digit account id");
+    }
   }
   std::set<std::string> domains;
   for (size_t i = 0; i < c.domains.size(); ++i) {

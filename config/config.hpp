@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace arca::config {
@@ -77,16 +78,57 @@ struct RepositoryConfig {
   std::vector<std::string> upstreams;
   // Name of an external connection, or empty.
   std::string external_connection;
+  // Control-plane state (CreateRepository and friends); not read from the config file.
+  // Account that manages the repository; empty means the domain owner.
+  std::string administrator_account;
+  int64_t created_unix_ms = 0;
+  std::vector<std::pair<std::string, std::string>> tags;  // in insertion order
+  std::string policy;  // resource policy document (JSON text), empty when none
+  std::string policy_revision;
 };
 
 struct DomainConfig {
   std::string name;
   std::vector<RepositoryConfig> repositories;
+  // Control-plane state (CreateDomain and friends); not read from the config file.
+  // Account id that owns the domain; empty means auth.default_account.
+  std::string owner;
+  int64_t created_unix_ms = 0;
+  std::string encryption_key;  // KMS key ARN given at creation, if any
+  std::vector<std::pair<std::string, std::string>> tags;  // in insertion order
+  std::string policy;  // resource policy document (JSON text), empty when none
+  std::string policy_revision;
+};
+
+struct AccessKeyConfig {
+  std::string access_key_id;
+  std::string secret_access_key;
+  // 12-digit account id that owns what this key creates.
+  std::string account;
+};
+
+// Who may call the control plane (/v1/, AWS SigV4) and the data plane (tokens).
+struct AuthConfig {
+  // Keys accepted on SigV4-signed /v1/ requests. Default: none.
+  std::vector<AccessKeyConfig> access_keys;
+  // Account id used for unsigned requests (and when no key is configured). Default: 000000000000.
+  std::string default_account = "000000000000";
+  // Unsigned /v1/ requests are accepted from loopback clients. Default: true.
+  bool allow_unsigned_loopback = true;
+  // Data-plane reads / writes without a token. Default (unset): allowed when the listener is
+  // bound to a loopback address.
+  std::optional<bool> anonymous_read;
+  std::optional<bool> anonymous_write;
+  // Longest lifetime GetAuthorizationToken grants (the service's limit). Default: 43200 s.
+  uint64_t max_token_duration_seconds = 43200;
+  // Accepted difference between a request's X-Amz-Date and the clock. Default: 900 s.
+  std::chrono::seconds max_clock_skew{900};
 };
 
 struct CacheConfig {
-  // Size of the chunks assets are stored in. Default: 1 MiB.
-  uint32_t chunk_size_bytes = 1024 * 1024;
+  // Size of the chunks assets are stored in; a client being served holds one chunk in memory.
+  // Default: 256 KiB.
+  uint32_t chunk_size_bytes = 256 * 1024;
   // Bytes of the in-memory cache of recently served small assets and rendered documents.
   // Default: 256 MiB.
   uint64_t memory_cache_bytes = 256ull * 1024 * 1024;
@@ -107,6 +149,7 @@ struct Config {
   std::string region = "us-east-1";
   UpstreamClientConfig upstream;
   CacheConfig cache;
+  AuthConfig auth;
   std::map<std::string, ExternalConnectionConfig> external_connections;
   std::vector<DomainConfig> domains;
 };

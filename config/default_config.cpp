@@ -10,12 +10,14 @@ std::string_view default_config_text() {
   // RocksDB and other state.
   "data_dir": "./arca-data",
   "external_connections": {
-    "public:npmjs": { "url": "https://registry.npmjs.org/" }
+    "public:npmjs": { "url": "https://registry.npmjs.org/" },
+    "public:pypi": { "url": "https://pypi.org/simple/" }
   },
   "domains": [
     { "name": "local", "repositories": [
         { "name": "npm-store", "external_connection": "public:npmjs" },
-        { "name": "main", "upstreams": ["npm-store"] }
+        { "name": "pypi-store", "external_connection": "public:pypi" },
+        { "name": "main", "upstreams": ["npm-store", "pypi-store"] }
     ] }
   ]
 }

@@ -66,7 +66,13 @@ struct Fill {
 
 AssetService::AssetService(asio::io_context& ioc, asio::thread_pool& pool, cache::Store& store,
                            UpstreamClient& client, const config::Config& config, Metrics& metrics)
-    : ioc_(ioc), pool_(pool), store_(store), client_(client), config_(config), metrics_(metrics) {}
+    : ioc_(ioc), pool_(pool), store_(store), client_(client), config_(config), metrics_(metrics),
+      hot_(config.cache.memory_cache_bytes / 4) {}
+
+namespace {
+// Blobs up to this size are sent in one write and kept in the hot cache.
+constexpr uint64_t k_small_blob_bytes = 1024 * 1024;
+}  // namespace
 
 AssetService::~AssetService() = default;
 
@@ -88,6 +94,35 @@ asio::awaitable<Result<std::optional<cache::BlobRecord>>> AssetService::find_blo
 asio::awaitable<void> AssetService::serve_blob(Exchange& exchange, cache::BlobRecord record,
                                                Headers headers) {
   headers.emplace_back("ETag", "\"" + to_hex(record.digests.sha256) + "\"");
+  if (record.size <= k_small_blob_bytes) {
+    const std::string key = std::to_string(record.id);
+    std::shared_ptr<const std::string> bytes;
+    {
+      std::lock_guard lock(hot_mutex_);
+      if (auto* hit = hot_.find(key)) bytes = *hit;
+    }
+    if (!bytes) {
+      Result<std::string> all = make_error(Errc::internal, "unread");
+      if (record.size <= store_.chunk_size()) {
+        all = store_.read_all(record);  // one point read
+      } else {
+        all = co_await offload(pool_, [this, &record] { return store_.read_all(record); });
+      }
+      if (!all) {
+        ARCA_LOG_ERROR("[R{}] reading stored blob {}: {}", exchange.request().id,
+                       to_hex(record.digests.sha256), all.error().message);
+        Headers error_headers{{"Content-Type", "application/json"}};
+        co_await exchange.respond(500, std::move(error_headers), json_error("stored asset unreadable"));
+        co_return;
+      }
+      bytes = std::make_shared<const std::string>(std::move(*all));
+      std::lock_guard lock(hot_mutex_);
+      hot_.put(key, bytes, bytes->size() + 128);
+    }
+    if (!exchange.request().is_head()) metrics_.bytes_served += bytes->size();
+    co_await exchange.respond_shared(200, std::move(headers), std::move(bytes));
+    co_return;
+  }
   auto started = co_await exchange.start(200, std::move(headers), record.size);
   if (!started) co_return;
   if (exchange.request().is_head()) {

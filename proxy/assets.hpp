@@ -14,6 +14,7 @@
 #include "common/digest.hpp"
 #include "config/config.hpp"
 #include "proxy/http.hpp"
+#include "proxy/lru.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/upstream_client.hpp"
 
@@ -74,6 +75,9 @@ class AssetService {
   Metrics& metrics_;
   std::mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<Fill>> fills_;
+  // Recently served small blobs by blob id, so warm hits cost no store read and one write.
+  std::mutex hot_mutex_;
+  LruMap<std::shared_ptr<const std::string>> hot_;
 };
 
 // The npm-style JSON error body used by non-protocol-specific errors.

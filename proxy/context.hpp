@@ -2,6 +2,7 @@
 // What every handler shares: the config, the topology, the store, the upstream client, the
 // asset service and the metrics. Owned by main (App); handlers keep references.
 
+#include "auth/token.hpp"
 #include "cache/store.hpp"
 #include "config/config.hpp"
 #include "proxy/assets.hpp"
@@ -13,6 +14,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
+#include <memory>
 
 namespace arca::proxy {
 
@@ -27,6 +29,9 @@ struct Context {
   Topology topology;
   // Bumped whenever published content or tags change, so rendered documents are rebuilt.
   std::atomic<uint64_t> generation{1};
+  // Signs and checks the authorization tokens of the data plane; set at startup
+  // (load_control_plane in proxy/codeartifact_handler.hpp), before listening.
+  std::unique_ptr<auth::TokenService> tokens;
 };
 
 }  // namespace arca::proxy

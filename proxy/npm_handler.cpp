@@ -12,6 +12,7 @@
 
 #include <map>
 #include <mutex>
+#include <set>
 
 namespace arca::proxy {
 
@@ -94,6 +95,12 @@ struct NpmHandler::Impl {
   std::mutex mutex;  // guards docs and views
   LruMap<UpstreamDoc> docs;
   LruMap<ViewPtr> views;
+  // Tarball file -> stored blob, for warm hits without index reads. Valid for one generation.
+  struct ResolvedAsset {
+    cache::BlobRecord record;
+    uint64_t generation = 0;
+  };
+  LruMap<ResolvedAsset> resolved{16ull * 1024 * 1024};
   Flights<Result<UpstreamDoc>> doc_flights;
   Flights<Result<ViewPtr>> view_flights;
   std::mutex publish_mutex;
@@ -252,8 +259,12 @@ struct NpmHandler::Impl {
     int64_t created = 0, modified = 0;
     for (auto& v : versions) {
       // CodeArtifact statuses: only Published versions are listed (Unlisted ones stay
-      // downloadable by exact tarball URL; Archived and Disposed ones are not).
-      if (v.status != "Published") continue;
+      // downloadable by exact tarball URL; Archived and Disposed ones are not). The others are
+      // named so the merged view hides them even where an upstream still lists them.
+      if (v.status != "Published") {
+        doc["_arca_hidden"].push_back(v.version);
+        continue;
+      }
       auto manifest = json::parse(v.manifest, nullptr, false);
       if (manifest.is_discarded() || !manifest.is_object()) continue;
       doc["versions"][v.version] = std::move(manifest);
@@ -364,6 +375,29 @@ struct NpmHandler::Impl {
     } else {
       view->found = true;
       json merged = npm::merge_packuments(name, sources);
+      // Versions held here with a status other than Published are not listed.
+      if (auto hidden = merged.find("_arca_hidden"); hidden != merged.end()) {
+        std::set<std::string> names;
+        for (auto& doc : owned) {
+          if (auto h = doc.find("_arca_hidden"); h != doc.end() && h->is_array()) {
+            for (auto& v : *h) {
+              if (v.is_string()) names.insert(v.get<std::string>());
+            }
+          }
+        }
+        merged.erase(hidden);
+        for (const char* field : {"versions", "time"}) {
+          if (auto it = merged.find(field); it != merged.end() && it->is_object()) {
+            for (auto& n : names) it->erase(n);
+          }
+        }
+        if (auto tags = merged.find("dist-tags"); tags != merged.end() && tags->is_object()) {
+          for (auto t = tags->begin(); t != tags->end();) {
+            if (t->is_string() && names.count(t->get<std::string>())) t = tags->erase(t);
+            else ++t;
+          }
+        }
+      }
       // Origins: the first source holding each version.
       if (auto it = merged.find("versions"); it != merged.end() && it->is_object()) {
         for (auto v = it->begin(); v != it->end(); ++v) {
@@ -487,6 +521,18 @@ struct NpmHandler::Impl {
     }
     const Headers headers{{"Content-Type", "application/octet-stream"},
                           {"Cache-Control", "public, max-age=31536000, immutable"}};
+    const std::string resolved_key = domain.name + '\x1f' + repo.name + '\x1f' + name.full() + '\x1f' + file;
+    const uint64_t generation = ctx.generation.load();
+    std::optional<cache::BlobRecord> known;
+    {
+      std::lock_guard lock(mutex);
+      if (auto* r = resolved.find(resolved_key); r && r->generation == generation) known = r->record;
+    }
+    if (known) {
+      ++ctx.metrics.asset_hits;
+      co_await ctx.assets.serve_blob(ex, *known, headers);
+      co_return;
+    }
     auto order = ctx.topology.resolution_order(domain.name, repo.name);
     // Fast path: the asset is already stored in this repository or one of its upstreams.
     for (auto* r : order) {
@@ -508,6 +554,10 @@ struct NpmHandler::Impl {
       auto record = sha ? ctx.store.find_blob(*sha) : Result<std::optional<cache::BlobRecord>>(std::nullopt);
       if (record && *record) {
         ++ctx.metrics.asset_hits;
+        {
+          std::lock_guard lock(mutex);
+          resolved.put(resolved_key, ResolvedAsset{**record, generation}, resolved_key.size() + 256);
+        }
         co_await ctx.assets.serve_blob(ex, **record, headers);
         co_return;
       }

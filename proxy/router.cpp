@@ -1,8 +1,13 @@
 #include "proxy/router.hpp"
 
+#include "common/digest.hpp"
+#include "proxy/codeartifact_handler.hpp"
 #include "proxy/npm_handler.hpp"
+#include "proxy/pypi_handler.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
 
 namespace arca::proxy {
 
@@ -35,14 +40,82 @@ std::optional<DataPath> split_data_path(std::string_view path) {
   return out;
 }
 
+bool is_loopback_host(std::string_view host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+// Whether a data-plane request changes content (publishes, tag edits) rather than reading.
+bool is_write(const Request& req) {
+  if (req.method == "GET" || req.method == "HEAD") return false;
+  // npm audit is a POST that only reads.
+  if (req.method == "POST" && req.path.find("/-/npm/v1/security/") != std::string::npos) return false;
+  return true;
+}
+
+// The clock tokens are checked against. ARCA_TEST_CLOCK_OFFSET_SECONDS moves it (integration
+// tests use it to see a token expire without waiting 15 minutes).
+std::chrono::system_clock::time_point token_clock_now() {
+  static const long offset = [] {
+    const char* v = std::getenv("ARCA_TEST_CLOCK_OFFSET_SECONDS");
+    return v ? std::atol(v) : 0L;
+  }();
+  return std::chrono::system_clock::now() + std::chrono::seconds(offset);
+}
+
+// Checks the credentials of a data-plane request: an arca token as npm Bearer, as the
+// password of HTTP Basic (pip, twine, Maven, NuGet: "aws:<token>"), or bare. No credentials
+// means anonymous, allowed per config. Returns the reason for a 401, or nullopt.
+std::optional<std::string> data_plane_auth_failure(const Context& ctx, const Request& req,
+                                                   std::string_view domain) {
+  std::string_view h = req.header("authorization");
+  const auto& auth = ctx.config.auth;
+  if (h.empty()) {
+    const bool loopback_listener = is_loopback_host(ctx.config.listen.host);
+    const bool allowed = is_write(req) ? auth.anonymous_write.value_or(loopback_listener)
+                                       : auth.anonymous_read.value_or(loopback_listener);
+    if (allowed) return std::nullopt;
+    return std::string("authentication required: use a token from aws codeartifact get-authorization-token");
+  }
+  std::string token;
+  if (h.size() > 7 && iequals(h.substr(0, 7), "Bearer ")) {
+    token = std::string(h.substr(7));
+  } else if (h.size() > 6 && iequals(h.substr(0, 6), "Basic ")) {
+    auto decoded = base64_decode(h.substr(6));
+    if (!decoded) return std::string("malformed Basic credentials");
+    auto colon = decoded->find(':');
+    if (colon == std::string::npos) return std::string("malformed Basic credentials");
+    token = decoded->substr(colon + 1);
+  } else {
+    token = std::string(h);
+  }
+  while (!token.empty() && token.back() == ' ') token.pop_back();
+  if (token.rfind("arca1.", 0) != 0) {
+    // Not a credential arca issues (e.g. a placeholder _authToken that npm insists on for
+    // publishing): the request is judged as anonymous, so where anonymous access is off it
+    // gets a 401. Anything in arca's token format is verified strictly below.
+    const bool loopback_listener = is_loopback_host(ctx.config.listen.host);
+    const bool allowed = is_write(req) ? auth.anonymous_write.value_or(loopback_listener)
+                                       : auth.anonymous_read.value_or(loopback_listener);
+    if (allowed) return std::nullopt;
+    return std::string("the credentials are not an arca authorization token");
+  }
+  if (!ctx.tokens) return std::string("tokens are not available");
+  auto claims = ctx.tokens->verify(token, token_clock_now());
+  if (!claims) return claims.error().message;
+  if (claims->domain != domain) return std::string("the authorization token is for another domain");
+  return std::nullopt;
+}
+
 }  // namespace
 
 struct Router::Impl {
   Context& ctx;
   NpmHandler npm;
+  PypiHandler pypi;
+  CodeArtifactHandler codeartifact;
   std::atomic<bool> ready{false};
 
-  explicit Impl(Context& c) : ctx(c), npm(c) {}
+  explicit Impl(Context& c) : ctx(c), npm(c), pypi(c), codeartifact(c) {}
 };
 
 Router::Router(Context& context) : impl_(std::make_unique<Impl>(context)) {}
@@ -52,8 +125,12 @@ void Router::set_ready(bool ready) { impl_->ready = ready; }
 
 uint64_t Router::body_limit(const Request& request) const {
   auto& listen = impl_->ctx.config.listen;
+  if (impl_->codeartifact.is_publish(request)) return listen.publish_body_limit_bytes;
   if (auto dp = split_data_path(request.path); dp && dp->format == "npm") {
     if (impl_->npm.is_publish(request, dp->rest)) return listen.publish_body_limit_bytes;
+  }
+  if (auto dp = split_data_path(request.path); dp && dp->format == "pypi") {
+    if (impl_->pypi.is_publish(request, dp->rest)) return listen.publish_body_limit_bytes;
   }
   return listen.body_limit_bytes;
 }
@@ -75,19 +152,33 @@ asio::awaitable<void> Router::handle(Exchange& ex) {
     Headers headers{{"Content-Type", "text/plain; version=0.0.4"}};
     co_await ex.respond(200, std::move(headers), impl.ctx.metrics.render());
   } else if (path == "/v1" || path.rfind("/v1/", 0) == 0) {
-    Headers headers{{"Content-Type", "application/json"},
-                    {"x-amzn-ErrorType", "ResourceNotFoundException"}};
-    co_await ex.respond(404, std::move(headers),
-                        json_error("this CodeArtifact operation is not available yet"));
+    co_await impl.codeartifact.handle(ex);
   } else if (auto dp = split_data_path(path)) {
     auto* domain = impl.ctx.topology.domain(dp->domain);
     auto* repo = domain ? impl.ctx.topology.repository(dp->domain, dp->repo) : nullptr;
-    if (!domain) {
+    auto auth_failure = data_plane_auth_failure(impl.ctx, req, dp->domain);
+    if (auth_failure) {
+      // Presenting a bad token is never treated as anonymous.
+      Headers headers;
+      std::string body;
+      if (dp->format == "npm") {
+        headers.emplace_back("Content-Type", "application/json");
+        headers.emplace_back("WWW-Authenticate", "Bearer realm=\"arca\"");
+        body = json_error(*auth_failure);
+      } else {
+        headers.emplace_back("Content-Type", "text/plain");
+        headers.emplace_back("WWW-Authenticate", "Basic realm=\"arca\"");
+        body = "401 Unauthorized: " + *auth_failure + "\n";
+      }
+      co_await ex.respond(401, std::move(headers), std::move(body));
+    } else if (!domain) {
       co_await ex.respond(404, json_type, json_error("no such domain: " + std::string(dp->domain)));
     } else if (!repo) {
       co_await ex.respond(404, json_type, json_error("no such repository: " + std::string(dp->repo)));
     } else if (dp->format == "npm") {
       co_await impl.npm.handle(ex, *domain, *repo, std::string(dp->rest));
+    } else if (dp->format == "pypi") {
+      co_await impl.pypi.handle(ex, *domain, *repo, std::string(dp->rest));
     } else {
       co_await ex.respond(404, json_type, json_error("unsupported package format: " + std::string(dp->format)));
     }

@@ -288,7 +288,11 @@ struct ProxySettings {
 // sockets themselves live on the client's io_context executor.
 struct Connection {
   Connection(net::any_io_executor io, net::any_io_executor strand_executor)
-      : strand(std::move(strand_executor)), plain(std::in_place, std::move(io)) {}
+      : strand(std::move(strand_executor)), plain(std::in_place, std::move(io)) {
+    // Beast sizes each socket read by the buffer's spare capacity (at least 512 bytes): an
+    // empty flat_buffer would read bodies 512 bytes per system call.
+    buffer.reserve(64 * 1024);
+  }
 
   net::any_io_executor strand;
   std::optional<beast::tcp_stream> plain;  // set until TLS takes the socket over

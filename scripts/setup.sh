@@ -11,7 +11,12 @@ want_test=0
 build_packages=(cmake ninja-build ccache g++ pkg-config ca-certificates
   libboost1.81-dev librocksdb-dev nlohmann-json3-dev doctest-dev libpugixml-dev
   libarchive-dev libzstd-dev zlib1g-dev libssl-dev libspdlog-dev libcli11-dev)
-test_packages=(openssl python3 curl)
+# pip (23.0.1 in venvs), the wheels venvs and the PyPI tests use, twine and python3-build.
+test_packages=(openssl python3 curl python3-venv python3-pip-whl python3-setuptools-whl
+  python3-wheel-whl twine python3-build)
+
+# The AWS CLI (v2) drives the CodeArtifact API tests.
+test_packages+=(awscli)
 
 packages=("${build_packages[@]}")
 [ $want_test = 1 ] && packages+=("${test_packages[@]}")
@@ -36,4 +41,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The CodeArtifact tests drive @aws-sdk/client-codeartifact from tests/integration/node_modules
+# (tests/integration/package.json); installed only when missing.
+if [ $want_test = 1 ]; then
+  it_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/integration"
+  if [ ! -f "$it_dir/node_modules/@aws-sdk/client-codeartifact/package.json" ]; then
+    echo "setup: installing @aws-sdk/client-codeartifact for the integration tests"
+    (cd "$it_dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
 fi

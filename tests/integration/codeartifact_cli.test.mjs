@@ -9,12 +9,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { startArca } from './lib/arca.mjs';
-import { Aws, awsBin, authConfig, ACCOUNT, REGION } from './lib/aws.mjs';
+import { Aws, awsBin, authConfig, loadSdk, sdkClient, ACCOUNT, REGION } from './lib/aws.mjs';
 import { Npm } from './lib/npm.mjs';
 import { makeTempDir } from './lib/harness.mjs';
 import { request } from './lib/http.mjs';
 
-const skip = awsBin() ? false : 'awscli is not installed (scripts/setup.sh --test installs it)';
+const sdk = loadSdk();
+// The Debian CLI (2.9) predates publish-package-version and delete-package: those go through
+// the SDK (tests/integration/node_modules, installed by scripts/setup.sh --test).
+const skip = !awsBin() ? 'awscli is not installed (scripts/setup.sh --test installs it)'
+  : !sdk ? '@aws-sdk/client-codeartifact is not installed (scripts/setup.sh --test installs it)' : false;
 
 let arca;
 let aws;
@@ -172,6 +176,7 @@ test('packages and versions published with npm are visible to the API', { skip }
   assert.equal(typeof readme.readme, 'string');
 
   const deps = await aws.ok(['list-package-version-dependencies', ...widget, '--package-version', '1.0.0']);
+  deps.dependencies.sort((a, b) => a.package.localeCompare(b.package));
   assert.deepEqual(deps.dependencies, [
     { package: 'left-pad', dependencyType: 'regular', versionRequirement: '^1.3.0' },
     { namespace: 'types', package: 'node', dependencyType: 'regular', versionRequirement: '20.x' },
@@ -260,37 +265,37 @@ test('copy, dispose, delete versions and packages', { skip }, async () => {
   const left = await aws.ok(['list-package-versions', ...widget]);
   assert.deepEqual(left.versions.map((v) => v.version), ['1.1.0']);
 
-  const gone = await aws.ok(['delete-package', '--domain', 'acme', '--repository', 'main', '--format', 'npm',
-    '--package', 'plain']);
+  const client = sdkClient(sdk, arca);
+  const gone = await client.send(new sdk.DeletePackageCommand({ domain: 'acme', repository: 'main', format: 'npm',
+    package: 'plain' }));
   assert.deepEqual(gone.deletedPackage.package, 'plain');
   await aws.fails(['describe-package', '--domain', 'acme', '--repository', 'main', '--format', 'npm',
     '--package', 'plain'], 'ResourceNotFoundException');
   const npmGone = await request(`${arca.baseUrl}/acme/npm/main/plain`, { headers: { authorization: `Bearer ${token}` } });
-  assert.equal(npmGone.status, 404);
+  // 404, or 502 because this test's public:npmjs upstream is unreachable: never the package.
+  assert.ok([404, 502].includes(npmGone.status), `status ${npmGone.status}`);
 });
 
 test('generic packages: publish (digest checked, unfinished), get asset, list', { skip }, async () => {
-  const file = path.join(aws.root, 'tool.tar.gz');
+  const client = sdkClient(sdk, arca);
   const content = crypto.randomBytes(100_000);
-  fs.writeFileSync(file, content);
   const sha = crypto.createHash('sha256').update(content).digest('hex');
-  const generic = ['--domain', 'acme', '--repository', 'main', '--format', 'generic', '--namespace', 'tools',
-    '--package', 'cli', '--package-version', '1.0.0'];
-  await aws.fails(['publish-package-version', ...generic, '--asset-content', file, '--asset-name', 'tool.tar.gz',
-    '--asset-sha256', '0'.repeat(64)], 'ValidationException');
-  const first = await aws.ok(['publish-package-version', ...generic, '--asset-content', file,
-    '--asset-name', 'tool.tar.gz', '--asset-sha256', sha, '--unfinished']);
+  const generic = { domain: 'acme', repository: 'main', format: 'generic', namespace: 'tools', package: 'cli',
+    packageVersion: '1.0.0' };
+  await assert.rejects(client.send(new sdk.PublishPackageVersionCommand({ ...generic, assetContent: content,
+    assetName: 'tool.tar.gz', assetSHA256: '0'.repeat(64) })), (e) => e.name === 'ValidationException');
+  const first = await client.send(new sdk.PublishPackageVersionCommand({ ...generic, assetContent: content,
+    assetName: 'tool.tar.gz', assetSHA256: sha, unfinished: true }));
   assert.equal(first.status, 'Unfinished');
   assert.equal(first.asset.hashes['SHA-256'], sha);
   assert.equal(first.asset.size, content.length);
-  const notes = path.join(aws.root, 'NOTES.txt');
-  fs.writeFileSync(notes, 'release notes\n');
-  const notesSha = crypto.createHash('sha256').update('release notes\n').digest('hex');
-  const second = await aws.ok(['publish-package-version', ...generic, '--asset-content', notes,
-    '--asset-name', 'NOTES.txt', '--asset-sha256', notesSha]);
+  const notes = Buffer.from('release notes\n');
+  const notesSha = crypto.createHash('sha256').update(notes).digest('hex');
+  const second = await client.send(new sdk.PublishPackageVersionCommand({ ...generic, assetContent: notes,
+    assetName: 'NOTES.txt', assetSHA256: notesSha }));
   assert.equal(second.status, 'Published');
-  await aws.fails(['publish-package-version', ...generic, '--asset-content', notes, '--asset-name', 'more.txt',
-    '--asset-sha256', notesSha], 'ConflictException');
+  await assert.rejects(client.send(new sdk.PublishPackageVersionCommand({ ...generic, assetContent: notes,
+    assetName: 'more.txt', assetSHA256: notesSha })), (e) => e.name === 'ConflictException');
 
   const assets = await aws.ok(['list-package-version-assets', '--domain', 'acme', '--repository', 'main',
     '--format', 'generic', '--namespace', 'tools', '--package', 'cli', '--package-version', '1.0.0']);

@@ -113,6 +113,10 @@ describe('pip install through arca (HTML and JSON upstreams, PEP 658, offline)',
     assert.equal(j.headers['content-type'], 'application/vnd.pypi.simple.v1+json');
     const page = JSON.parse(j.body.toString());
     assert.equal(page.meta['api-version'], '1.1');
+    assert.equal(page.name, 'arca-lib-a');
+    const again = await request(`${simple('main-json-store')}arca-lib-a/`,
+      { headers: { accept: pipAccept, 'if-none-match': j.headers.etag } });
+    assert.equal(again.status, 304, 'revalidation with the ETag');
     assert.deepEqual(page.versions, ['1.0', '1.1']);
     const yanked = page.files.find((f) => f.filename === 'arca_lib_a-1.1-py3-none-any.whl');
     assert.equal(yanked.yanked, 'broken build');

@@ -239,15 +239,15 @@ TEST_SUITE("cache::Store") {
 
   TEST_CASE("a large single append and the default chunk size") {
     auto store = open_store(test::temp_dir("store-default-chunk"), StoreOptions{});
-    CHECK(store->chunk_size() == 1024 * 1024);
+    CHECK(store->chunk_size() == 256 * 1024);
     std::string bytes = random_bytes(2 * 1024 * 1024 + 17, 7);
     auto writer = store->begin_blob();
     REQUIRE(ok(writer));
     REQUIRE(ok((*writer)->append(bytes)));
-    CHECK((*writer)->chunks_written() == 2);
+    CHECK((*writer)->chunks_written() == 8);
     auto record = (*writer)->finish();
     REQUIRE(ok(record));
-    CHECK(record->chunk_count() == 3);
+    CHECK(record->chunk_count() == 9);
     Batch batch;
     batch.add_blob(**writer);
     REQUIRE(ok(store->commit(std::move(batch), /*durable=*/true)));

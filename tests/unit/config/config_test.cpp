@@ -31,9 +31,15 @@ TEST_SUITE("config::Config") {
     CHECK(c.external_connections.at("public:npmjs").metadata_ttl == std::chrono::seconds(300));
     REQUIRE(c.domains.size() == 1);
     CHECK(c.domains[0].name == "local");
-    REQUIRE(c.domains[0].repositories.size() == 2);
+    REQUIRE(c.external_connections.count("public:pypi") == 1);
+    CHECK(c.external_connections.at("public:pypi").format == "pypi");
+    CHECK(c.external_connections.at("public:pypi").url == "https://pypi.org/simple/");
+    REQUIRE(c.domains[0].repositories.size() == 3);
     CHECK(c.domains[0].repositories[0].external_connection == "public:npmjs");
-    CHECK(c.domains[0].repositories[1].upstreams == std::vector<std::string>{"npm-store"});
+    CHECK(c.domains[0].repositories[1].name == "pypi-store");
+    CHECK(c.domains[0].repositories[1].external_connection == "public:pypi");
+    CHECK(c.domains[0].repositories[2].name == "main");
+    CHECK(c.domains[0].repositories[2].upstreams == std::vector<std::string>{"npm-store", "pypi-store"});
   }
 
   TEST_CASE("comments are allowed") {
@@ -87,5 +93,40 @@ TEST_SUITE("config::Config") {
     CHECK(c.external_connections.at("public:npmjs").metadata_ttl.count() == 0);
     CHECK(c.listen.publish_body_limit_bytes == 4096);
     CHECK(c.cache.chunk_size_bytes == 65536);
+  }
+
+  TEST_CASE("auth: access keys, accounts, switches") {
+    Config d = parse_config("{}", "t");
+    CHECK(d.auth.access_keys.empty());
+    CHECK(d.auth.default_account == "000000000000");
+    CHECK(d.auth.allow_unsigned_loopback);
+    CHECK_FALSE(d.auth.anonymous_read.has_value());
+    CHECK(d.auth.max_token_duration_seconds == 43200);
+    CHECK(d.region == "us-east-1");
+
+    Config c = parse_config(R"({"region": "eu-west-1", "auth": {
+        "access_keys": [{"access_key_id": "AKID1", "secret_access_key": "s1", "account": "111122223333"},
+                        {"access_key_id": "AKID2", "secret_access_key": "s2"}],
+        "allow_unsigned_loopback": false, "anonymous_read": true, "anonymous_write": false,
+        "max_token_duration_seconds": 3600, "max_clock_skew_seconds": 300}})",
+                            "t");
+    CHECK(c.region == "eu-west-1");
+    REQUIRE(c.auth.access_keys.size() == 2);
+    CHECK(c.auth.access_keys[0].account == "111122223333");
+    CHECK(c.auth.access_keys[1].account == "000000000000");  // default_account
+    CHECK_FALSE(c.auth.allow_unsigned_loopback);
+    CHECK(c.auth.anonymous_read == true);
+    CHECK(c.auth.anonymous_write == false);
+    CHECK(c.auth.max_token_duration_seconds == 3600);
+    CHECK(c.auth.max_clock_skew == std::chrono::seconds(300));
+
+    CHECK(error_of(R"({"auth": {"access_keys": [{"access_key_id": "A", "secret_access_key": "s", "account": "12"}]}})")
+              .find("auth.access_keys[0].account") != std::string::npos);
+    CHECK(error_of(R"({"auth": {"access_keys": [{"secret_access_key": "s"}]}})")
+              .find("auth.access_keys[0].access_key_id") != std::string::npos);
+    CHECK(error_of(R"({"auth": {"max_token_duration_seconds": 100}})").find("auth.max_token_duration_seconds") !=
+          std::string::npos);
+    CHECK(error_of(R"({"auth": {"tokens": 1}})").find("auth.tokens: unknown key") != std::string::npos);
+    CHECK(error_of(R"({"auth": {"anonymous_read": "yes"}})").find("auth.anonymous_read") != std::string::npos);
   }
 }

@@ -1,0 +1,872 @@
+#include "proxy/pypi_handler.hpp"
+
+#include "common/compress.hpp"
+#include "common/log.hpp"
+#include "protocols/pypi/pypi.hpp"
+#include "proxy/blocking.hpp"
+#include "proxy/flights.hpp"
+#include "proxy/lru.hpp"
+
+#include <boost/url/decode_view.hpp>
+#include <boost/url/pct_string_view.hpp>
+
+#include <map>
+#include <mutex>
+#include <set>
+
+namespace arca::proxy {
+
+namespace asio = boost::asio;
+namespace pypi = protocols::pypi;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr int64_t k_failure_backoff_ms = 5'000;
+constexpr std::string_view k_format = "pypi";
+// What pip sends (PEP 691): JSON preferred, HTML accepted.
+constexpr std::string_view k_upstream_accept =
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.1, "
+    "text/html;q=0.01";
+
+// TODO(arca): percent_decode, split and valid_host are copies of npm_handler.cpp's; factor them
+// into a shared helper.
+std::optional<std::string> percent_decode(std::string_view s) {
+  auto pct = boost::urls::make_pct_string_view(s);
+  if (!pct) return std::nullopt;
+  std::string out;
+  pct->decode({}, boost::urls::string_token::assign_to(out));
+  return out;
+}
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t pos = 0;
+  for (;;) {
+    auto next = s.find(sep, pos);
+    out.push_back(
+        s.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos));
+    if (next == std::string_view::npos) break;
+    pos = next + 1;
+  }
+  return out;
+}
+
+bool valid_host(std::string_view host) {
+  if (host.empty() || host.size() > 255) return false;
+  for (char c : host) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
+          c == '[' || c == ']')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+std::string str_field(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// Where a file in a merged view came from.
+struct Origin {
+  const config::RepositoryConfig* repo = nullptr;
+  const config::ExternalConnectionConfig* connection = nullptr;  // null: the repo's own content
+};
+
+struct UpstreamPage {
+  std::shared_ptr<const pypi::ProjectPage> page;  // null: the upstream does not have the project
+  int64_t fresh_until_ms = 0;
+};
+
+struct ViewFile {
+  pypi::File file;  // url: the upstream URL for external files, empty for own files
+  Origin origin;
+  std::string version;  // from the file name; empty if it does not parse
+};
+
+struct View {
+  uint64_t generation = 0;
+  int64_t fresh_until_ms = 0;
+  bool found = false;
+  std::string name;
+  std::vector<ViewFile> files;
+  std::vector<std::string> versions;
+  std::map<std::string, size_t> by_filename;
+  std::string missing_reason;
+  std::mutex mutex;                                                    // guards rendered
+  std::map<std::string, std::shared_ptr<const std::string>> rendered;  // by base + format
+};
+using ViewPtr = std::shared_ptr<View>;
+
+// The manifest of a version record in the pypi format:
+//   {"name": display name, "files": {filename: {"requires_python", "upload_time", "size",
+//    "metadata_sha256", "yanked", "yanked_reason"}}, "summary", "requires_dist": [...]}
+json parse_manifest(const std::string& text) {
+  auto j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return json::object();
+  return j;
+}
+
+}  // namespace
+
+struct PypiHandler::Impl {
+  Context& ctx;
+  std::mutex mutex;  // guards docs and views
+  LruMap<UpstreamPage> docs;
+  LruMap<ViewPtr> views;
+  Flights<Result<UpstreamPage>> doc_flights;
+  Flights<Result<ViewPtr>> view_flights;
+  std::mutex publish_mutex;
+
+  explicit Impl(Context& c)
+      : ctx(c),
+        docs(c.config.cache.memory_cache_bytes / 4),
+        views(c.config.cache.memory_cache_bytes / 4) {}
+
+  // --- Responses ---
+
+  asio::awaitable<void> error(Exchange& ex, unsigned status, std::string message) {
+    Headers headers{{"Content-Type", "text/plain; charset=utf-8"}};
+    message += "\n";
+    co_await ex.respond(status, std::move(headers), std::move(message));
+  }
+
+  std::string base_url(const Exchange& ex, const config::DomainConfig& domain,
+                       const config::RepositoryConfig& repo) const {
+    std::string base;
+    if (!ctx.config.public_url.empty()) {
+      base = ctx.config.public_url;
+      if (base.back() == '/') base.pop_back();
+    } else {
+      std::string_view host = ex.request().header("host");
+      if (!valid_host(host)) host = "127.0.0.1";
+      base = "http://" + std::string(host);
+    }
+    return base + "/" + domain.name + "/pypi/" + repo.name + "/";
+  }
+
+  asio::awaitable<void> redirect(Exchange& ex, std::string location) {
+    Headers headers{{"Location", location}, {"Content-Type", "text/plain; charset=utf-8"}};
+    std::string body = "Moved to " + location + "\n";
+    co_await ex.respond(301, std::move(headers), std::move(body));
+  }
+
+  static std::string upstream_root(const config::ExternalConnectionConfig& ec) {
+    std::string url = ec.url;
+    if (url.empty() || url.back() != '/') url += '/';
+    return url;
+  }
+
+  // --- Upstream project pages (cached, revalidated, single flight) ---
+
+  asio::awaitable<Result<UpstreamPage>> upstream_page(const config::ExternalConnectionConfig* ec,
+                                                      std::string project) {
+    const std::string key = ec->name + '\x1f' + project;
+    const int64_t now = now_unix_ms();
+    {
+      std::lock_guard lock(mutex);
+      if (auto* d = docs.find(key); d && d->fresh_until_ms > now) {
+        ++ctx.metrics.metadata_hits;
+        co_return *d;
+      }
+    }
+    auto [flight, leader] = doc_flights.join(key);
+    if (!leader) co_return co_await doc_flights.wait(flight);
+    Result<UpstreamPage> result = co_await fetch_upstream_page(ec, project, key);
+    doc_flights.complete(key, flight, result);
+    co_return result;
+  }
+
+  asio::awaitable<Result<UpstreamPage>> fetch_upstream_page(
+      const config::ExternalConnectionConfig* ec, std::string project, std::string key) {
+    const int64_t ttl_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(ec->metadata_ttl).count();
+    const std::string meta_key = "pypi\x1f" + key;
+    auto cached =
+        co_await offload(ctx.pool, [this, &meta_key] { return ctx.store.get_meta(meta_key); });
+    std::optional<cache::MetaEntry> entry;
+    if (cached && *cached) entry = std::move(**cached);
+    const int64_t now = now_unix_ms();
+    // Stored bodies are our own serialization (absolute upstream URLs); empty means "not found".
+    auto parse_entry = [&](const cache::MetaEntry& e, int64_t fresh_until) -> Result<UpstreamPage> {
+      if (e.body.empty()) return UpstreamPage{nullptr, fresh_until};
+      auto page = pypi::deserialize_page(e.body);
+      if (!page) return page.error();
+      return UpstreamPage{std::make_shared<const pypi::ProjectPage>(std::move(*page)), fresh_until};
+    };
+    auto remember = [&](const UpstreamPage& d, size_t cost) {
+      std::lock_guard lock(mutex);
+      docs.put(key, d, cost + 256);
+    };
+    if (entry && entry->fetched_unix_ms + ttl_ms > now) {
+      auto d = parse_entry(*entry, entry->fetched_unix_ms + ttl_ms);
+      if (d) {
+        ++ctx.metrics.metadata_hits;
+        remember(*d, entry->body.size() * 3);
+        co_return d;
+      }
+    }
+    UpstreamRequest req;
+    req.url = upstream_root(*ec) + project + "/";
+    req.headers.emplace_back("Accept", std::string(k_upstream_accept));
+    req.headers.emplace_back("Accept-Encoding", "gzip");
+    if (entry && !entry->body.empty()) {
+      if (!entry->etag.empty()) req.headers.emplace_back("If-None-Match", entry->etag);
+      if (!entry->last_modified.empty())
+        req.headers.emplace_back("If-Modified-Since", entry->last_modified);
+    }
+    const std::string request_url = req.url;
+    ++ctx.metrics.upstream_requests;
+    auto response =
+        co_await ctx.client.fetch(std::move(req), ctx.config.upstream.max_metadata_bytes);
+    auto serve_stale = [&](const Error& why) -> Result<UpstreamPage> {
+      ++ctx.metrics.upstream_errors;
+      if (entry) {
+        auto d = parse_entry(
+            *entry, now + std::min<int64_t>(k_failure_backoff_ms, std::max<int64_t>(ttl_ms, 1000)));
+        if (d) {
+          ++ctx.metrics.metadata_stale_served;
+          ARCA_LOG_WARN("{}: serving the cached project page of {} ({})", ec->name, project,
+                        why.message);
+          remember(*d, entry->body.size() * 3);
+          return d;
+        }
+      }
+      ARCA_LOG_WARN("{}: project page of {} unavailable: {}", ec->name, project, why.message);
+      return why;
+    };
+    if (!response) {
+      Error e = response.error();
+      if (e.code == Errc::too_large) {
+        e.message = "the upstream project page is larger than upstream.max_metadata_bytes";
+      }
+      co_return serve_stale(e);
+    }
+    const unsigned status = response->head.status;
+    if (status == 304 && entry) {
+      ++ctx.metrics.metadata_revalidated;
+      entry->fetched_unix_ms = now;
+      co_await offload(ctx.pool,
+                       [this, &meta_key, &entry] { return ctx.store.put_meta(meta_key, *entry); });
+      auto d = parse_entry(*entry, now + ttl_ms);
+      if (d) remember(*d, entry->body.size() * 3);
+      co_return d;
+    }
+    if (status == 404 || status == 410) {
+      UpstreamPage d{nullptr, now + ttl_ms};
+      remember(d, 0);
+      co_return d;
+    }
+    if (status != 200) {
+      co_return serve_stale(
+          make_error(Errc::upstream_error, "upstream answered " + std::to_string(status)));
+    }
+    std::string body = std::move(response->body);
+    if (iequals(response->head.header("content-encoding"), "gzip")) {
+      auto inflated = gzip_decompress(body, ctx.config.upstream.max_metadata_bytes);
+      if (!inflated)
+        co_return serve_stale(make_error(Errc::upstream_error, "bad gzip from upstream"));
+      body = std::move(*inflated);
+    }
+    std::string page_url = response->head.url.empty() ? request_url : response->head.url;
+    const std::string_view type = response->head.header("content-type");
+    Result<pypi::ProjectPage> page = make_error(Errc::internal, "unparsed");
+    if (type.find("json") != std::string_view::npos) {
+      page = pypi::parse_project_json(body, page_url);
+    } else {
+      page = pypi::parse_project_html(body, page_url);
+    }
+    if (!page) co_return serve_stale(page.error());
+    if (page->name.empty()) page->name = project;
+    pypi::fill_versions(*page, project);
+    ++ctx.metrics.metadata_fetches;
+    cache::MetaEntry fresh;
+    fresh.body = pypi::serialize_page(*page);
+    fresh.etag = std::string(response->head.header("etag"));
+    fresh.last_modified = std::string(response->head.header("last-modified"));
+    fresh.fetched_unix_ms = now;
+    co_await offload(ctx.pool,
+                     [this, &meta_key, &fresh] { return ctx.store.put_meta(meta_key, fresh); });
+    UpstreamPage d{std::make_shared<const pypi::ProjectPage>(std::move(*page)), now + ttl_ms};
+    remember(d, fresh.body.size() * 3);
+    co_return d;
+  }
+
+  // --- Merged views ---
+
+  // The repository's own (published) files of a project.
+  Result<std::vector<ViewFile>> own_files(const config::DomainConfig& domain,
+                                          const config::RepositoryConfig& repo,
+                                          const std::string& project, std::string& display_name) {
+    PackageKey k{domain.name, repo.name, std::string(k_format), "", project};
+    ARCA_TRY(auto versions, list_versions(ctx.store, k));
+    std::vector<ViewFile> out;
+    for (auto& v : versions) {
+      if (v.origin != "INTERNAL") continue;
+      if (v.status != "Published" && v.status != "Unlisted") continue;
+      json manifest = parse_manifest(v.manifest);
+      if (display_name.empty()) display_name = str_field(manifest, "name");
+      json files = manifest.contains("files") && manifest["files"].is_object() ? manifest["files"]
+                                                                               : json::object();
+      for (auto& [asset_name, asset] : v.assets) {
+        if (asset_name.size() > 9 && asset_name.compare(asset_name.size() - 9, 9, ".metadata") == 0)
+          continue;
+        ViewFile f;
+        f.origin = Origin{&repo, nullptr};
+        f.version = v.version;
+        f.file.filename = asset_name;
+        f.file.hashes["sha256"] = asset.sha256_hex;
+        f.file.size = asset.size;
+        f.file.upload_time = iso8601(v.published_unix_ms);
+        if (auto it = files.find(asset_name); it != files.end() && it->is_object()) {
+          f.file.requires_python = str_field(*it, "requires_python");
+          std::string meta = str_field(*it, "metadata_sha256");
+          if (!meta.empty()) {
+            f.file.core_metadata = true;
+            f.file.core_metadata_hashes["sha256"] = meta;
+          }
+          if (auto y = it->find("yanked"); y != it->end() && y->is_boolean() && y->get<bool>()) {
+            f.file.yanked = true;
+            f.file.yanked_reason = str_field(*it, "yanked_reason");
+          }
+          std::string uploaded = str_field(*it, "upload_time");
+          if (!uploaded.empty()) f.file.upload_time = uploaded;
+        }
+        out.push_back(std::move(f));
+      }
+    }
+    return out;
+  }
+
+  asio::awaitable<Result<ViewPtr>> view(const config::DomainConfig& domain,
+                                        const config::RepositoryConfig& repo, std::string project) {
+    const std::string key = domain.name + '\x1f' + repo.name + '\x1f' + project;
+    const uint64_t generation = ctx.generation.load();
+    {
+      std::lock_guard lock(mutex);
+      if (auto* v = views.find(key);
+          v && (*v)->generation == generation && (*v)->fresh_until_ms > now_unix_ms()) {
+        co_return *v;
+      }
+    }
+    auto [flight, leader] = view_flights.join(key);
+    if (!leader) co_return co_await view_flights.wait(flight);
+    Result<ViewPtr> result = co_await build_view(domain, repo, project, key, generation);
+    view_flights.complete(key, flight, result);
+    co_return result;
+  }
+
+  asio::awaitable<Result<ViewPtr>> build_view(const config::DomainConfig& domain,
+                                              const config::RepositoryConfig& repo,
+                                              std::string project, std::string key,
+                                              uint64_t generation) {
+    auto order = ctx.topology.resolution_order(domain.name, repo.name);
+    auto view = std::make_shared<View>();
+    view->generation = generation;
+    view->fresh_until_ms = std::numeric_limits<int64_t>::max();
+    std::string display_name;
+    auto own = co_await offload(ctx.pool, [&]() -> Result<std::vector<ViewFile>> {
+      std::vector<ViewFile> all;
+      for (auto* r : order) {
+        ARCA_TRY(auto files, own_files(domain, *r, project, display_name));
+        for (auto& f : files) all.push_back(std::move(f));
+      }
+      return all;
+    });
+    if (!own) co_return own.error();
+    auto add = [&](ViewFile&& f) {
+      if (view->by_filename.count(f.file.filename)) return;
+      view->by_filename[f.file.filename] = view->files.size();
+      if (!f.version.empty()) view->versions.push_back(f.version);
+      view->files.push_back(std::move(f));
+    };
+    for (auto& f : *own) add(std::move(f));
+    bool any_source = !own->empty();
+    std::optional<Error> upstream_failure;
+    for (auto* r : order) {
+      auto* ec = ctx.topology.external_connection(*r);
+      if (!ec || ec->format != k_format) continue;
+      auto page = co_await upstream_page(ec, project);
+      if (!page) {
+        upstream_failure = page.error();
+        view->fresh_until_ms = std::min(view->fresh_until_ms, now_unix_ms() + 1000);
+        continue;
+      }
+      view->fresh_until_ms = std::min(view->fresh_until_ms, page->fresh_until_ms);
+      if (!page->page) continue;
+      any_source = true;
+      if (display_name.empty()) display_name = page->page->name;
+      for (auto& v : page->page->versions) view->versions.push_back(v);
+      for (auto& file : page->page->files) {
+        ViewFile f;
+        f.file = file;
+        f.origin = Origin{r, ec};
+        if (auto parsed = pypi::parse_filename(file.filename, project)) f.version = parsed->version;
+        add(std::move(f));
+      }
+    }
+    view->found = any_source;
+    if (!any_source && upstream_failure) view->missing_reason = upstream_failure->message;
+    view->name = display_name.empty() ? project : display_name;
+    {
+      pypi::ProjectPage tmp;
+      tmp.versions = std::move(view->versions);
+      pypi::fill_versions(tmp, project);
+      view->versions = std::move(tmp.versions);
+    }
+    {
+      std::lock_guard lock(mutex);
+      views.put(key, view, 4096 + view->files.size() * 512);
+    }
+    co_return view;
+  }
+
+  static std::string file_url(const std::string& base, const std::string& project,
+                              const std::string& filename) {
+    return base + "files/" + project + "/" + pypi::url_escape(filename);
+  }
+
+  std::shared_ptr<const std::string> render(View& view, const std::string& base,
+                                            const std::string& project, pypi::PageFormat format) {
+    const std::string key = base + '\x1f' + std::string(pypi::content_type(format));
+    {
+      std::lock_guard lock(view.mutex);
+      if (auto it = view.rendered.find(key); it != view.rendered.end()) return it->second;
+    }
+    pypi::ProjectPage page;
+    page.name = project;  // PEP 691: the normalized name
+    page.versions = view.versions;
+    for (auto& vf : view.files) {
+      pypi::File f = vf.file;
+      f.url = file_url(base, project, f.filename);
+      // Core metadata is advertised only when arca can verify it: its sha256 is known.
+      if (f.core_metadata && !f.core_metadata_hashes.count("sha256")) {
+        f.core_metadata = false;
+        f.core_metadata_hashes.clear();
+      }
+      page.files.push_back(std::move(f));
+    }
+    auto body = std::make_shared<const std::string>(format == pypi::PageFormat::json
+                                                        ? pypi::render_project_json(page)
+                                                        : pypi::render_project_html(page));
+    std::lock_guard lock(view.mutex);
+    view.rendered[key] = body;
+    return body;
+  }
+
+  // --- Handlers ---
+
+  asio::awaitable<void> project_page(Exchange& ex, const config::DomainConfig& domain,
+                                     const config::RepositoryConfig& repo, std::string project) {
+    auto v = co_await view(domain, repo, project);
+    if (!v) {
+      co_await error(ex, status_for(v.error()), v.error().message);
+      co_return;
+    }
+    if (!(*v)->found) {
+      // Nothing stored here and no upstream could say: 502 with the reason (pip reports it),
+      // rather than a 404 that pip would take for "no such project".
+      if (!(*v)->missing_reason.empty()) {
+        co_await error(
+            ex, 502,
+            "Bad Gateway: the upstream index failed for " + project + ": " + (*v)->missing_reason);
+        co_return;
+      }
+      co_await error(ex, 404, "Not Found: no project named " + project);
+      co_return;
+    }
+    const auto& req = ex.request();
+    const auto format = pypi::negotiate(req.header("accept"));
+    auto body = render(**v, base_url(ex, domain, repo), project, format);
+    std::string etag = "\"" + to_hex(sha256_of(*body)).substr(0, 32) + "\"";
+    Headers headers{{"Content-Type", std::string(pypi::content_type(format))},
+                    {"ETag", etag},
+                    {"Vary", "Accept, Accept-Encoding"},
+                    {"Cache-Control", "max-age=0, must-revalidate"}};
+    if (req.header("if-none-match") == etag) {
+      co_await ex.respond(304, std::move(headers), std::string());
+      co_return;
+    }
+    co_await ex.respond_shared(200, std::move(headers), std::move(body));
+  }
+
+  asio::awaitable<void> project_list(Exchange& ex, const config::DomainConfig& domain,
+                                     const config::RepositoryConfig& repo) {
+    auto order = ctx.topology.resolution_order(domain.name, repo.name);
+    auto names = co_await offload(ctx.pool, [&]() -> Result<std::vector<std::string>> {
+      std::set<std::string> all;
+      for (auto* r : order) {
+        PackageKey k{domain.name, r->name, std::string(k_format), "", ""};
+        const std::string prefix = package_key(k);
+        std::string after;
+        for (;;) {
+          ARCA_TRY(auto rows, ctx.store.scan(cache::Space::index, prefix, 1000, after));
+          for (auto& [key, value] : rows) all.insert(key.substr(prefix.size()));
+          if (rows.size() < 1000) break;
+          after = rows.back().first;
+        }
+      }
+      return std::vector<std::string>(all.begin(), all.end());
+    });
+    if (!names) {
+      co_await error(ex, status_for(names.error()), names.error().message);
+      co_return;
+    }
+    const auto format = pypi::negotiate(ex.request().header("accept"));
+    std::string body;
+    if (format == pypi::PageFormat::json)
+      body = pypi::render_index_json(*names);
+    else
+      body = pypi::render_index_html(*names);
+    Headers headers{{"Content-Type", std::string(pypi::content_type(format))}, {"Vary", "Accept"}};
+    co_await ex.respond(200, std::move(headers), std::move(body));
+  }
+
+  asio::awaitable<void> file(Exchange& ex, const config::DomainConfig& domain,
+                             const config::RepositoryConfig& repo, std::string project,
+                             std::string filename) {
+    bool metadata = false;
+    std::string dist_name = filename;
+    if (dist_name.size() > 9 && dist_name.compare(dist_name.size() - 9, 9, ".metadata") == 0) {
+      metadata = true;
+      dist_name.resize(dist_name.size() - 9);
+    }
+    if (!pypi::valid_filename(dist_name)) {
+      auto dist = pypi::parse_filename(dist_name, project);
+      std::string message = "invalid file name";
+      if (!dist) message = dist.error().message;
+      co_await error(ex, 400, std::move(message));
+      co_return;
+    }
+    Headers headers;
+    if (metadata)
+      headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+    else
+      headers.emplace_back("Content-Type", "application/octet-stream");
+    headers.emplace_back("Cache-Control", "public, max-age=31536000, immutable");
+    auto order = ctx.topology.resolution_order(domain.name, repo.name);
+    // Fast path: stored in this repository or one of its upstreams (a point read each).
+    for (auto* r : order) {
+      PackageKey k{domain.name, r->name, std::string(k_format), "", project};
+      auto asset = find_asset(ctx.store, k, filename);
+      if (!asset) {
+        co_await error(ex, 500, asset.error().message);
+        co_return;
+      }
+      if (!*asset) continue;
+      auto sha = from_hex<32>((*asset)->sha256_hex);
+      auto record =
+          sha ? ctx.store.find_blob(*sha) : Result<std::optional<cache::BlobRecord>>(std::nullopt);
+      if (record && *record) {
+        ++ctx.metrics.asset_hits;
+        co_await ctx.assets.serve_blob(ex, **record, std::move(headers));
+        co_return;
+      }
+      ARCA_LOG_ERROR("[R{}] asset {} of {} names a missing blob", ex.request().id, filename,
+                     r->name);
+    }
+    auto v = co_await view(domain, repo, project);
+    if (!v) {
+      co_await error(ex, status_for(v.error()), v.error().message);
+      co_return;
+    }
+    auto it = (*v)->by_filename.find(dist_name);
+    if (it == (*v)->by_filename.end()) {
+      co_await error(ex, 404, "Not Found: " + filename);
+      co_return;
+    }
+    const ViewFile& vf = (*v)->files[it->second];
+    if (!vf.origin.connection) {
+      co_await error(ex, 404, "Not Found: " + filename);
+      co_return;
+    }
+    FillSpec spec;
+    if (metadata) {
+      auto h = vf.file.core_metadata_hashes.find("sha256");
+      if (!vf.file.core_metadata || h == vf.file.core_metadata_hashes.end()) {
+        co_await error(
+            ex, 404, "Not Found: the upstream offers no verifiable core metadata for " + dist_name);
+        co_return;
+      }
+      spec.sha256 = from_hex<32>(h->second);
+      spec.request.url = vf.file.url + ".metadata";
+    } else {
+      if (auto h = vf.file.hashes.find("sha256"); h != vf.file.hashes.end())
+        spec.sha256 = from_hex<32>(h->second);
+      if (auto h = vf.file.hashes.find("sha512"); h != vf.file.hashes.end())
+        spec.sha512 = from_hex<64>(h->second);
+      if (auto h = vf.file.hashes.find("sha1"); h != vf.file.hashes.end())
+        spec.sha1 = from_hex<20>(h->second);
+      spec.request.url = vf.file.url;
+    }
+    const auto* owner = vf.origin.repo;
+    spec.key = domain.name + '\x1f' + owner->name + "\x1fpypi\x1f" + project + '\x1f' + filename;
+    PackageKey k{domain.name, owner->name, std::string(k_format), "", project};
+    std::string version = vf.version;
+    std::string display = (*v)->name;
+    pypi::File file_info = vf.file;
+    cache::Store* store = &ctx.store;
+    spec.on_commit = [store, k, filename, dist_name, version, display, file_info, metadata](
+                         cache::Batch& batch, const cache::BlobRecord& record) {
+      AssetRecord asset{version, to_hex(record.digests.sha256), record.size};
+      batch.put(cache::Space::index, asset_key(k, filename), encode(asset));
+      if (metadata || version.empty()) return;
+      // Record the ingested version (runs on the blocking pool: point reads are fine here).
+      auto existing = find_version(*store, k, version);
+      VersionRecord vr;
+      if (existing && *existing) {
+        vr = **existing;
+      } else {
+        vr.version = version;
+        vr.origin = "EXTERNAL";
+        vr.published_unix_ms = now_unix_ms();
+        vr.manifest = dump(json{{"name", display}, {"files", json::object()}});
+      }
+      bool present = false;
+      for (auto& [name, a] : vr.assets) present = present || name == filename;
+      if (!present) vr.assets.emplace_back(filename, asset);
+      json manifest = parse_manifest(vr.manifest);
+      if (!manifest.contains("files") || !manifest["files"].is_object())
+        manifest["files"] = json::object();
+      json entry = {{"requires_python", file_info.requires_python},
+                    {"upload_time", file_info.upload_time}};
+      manifest["files"][filename] = entry;
+      vr.manifest = dump(manifest);
+      batch.put(cache::Space::index, version_key(k, version), encode(vr));
+      auto pkg = find_package(*store, k);
+      if (pkg && !*pkg)
+        batch.put(cache::Space::index, package_key(k),
+                  encode(PackageRecord{json::object(), now_unix_ms()}));
+    };
+    co_await ctx.assets.fetch_and_serve(ex, std::move(spec), std::move(headers));
+  }
+
+  struct UploadOutcome {
+    bool already_there = false;
+    std::string project;
+    std::string version;
+  };
+
+  asio::awaitable<void> upload(Exchange& ex, const config::DomainConfig& domain,
+                               const config::RepositoryConfig& repo) {
+    const Request& req = ex.request();
+    if (req.method != "POST") {
+      co_await error(ex, 405,
+                     "Method Not Allowed: upload with POST (twine upload --repository-url " +
+                         base_url(ex, domain, repo) + ")");
+      co_return;
+    }
+    auto parts = pypi::parse_multipart(req.body, req.header("content-type"));
+    if (!parts) {
+      co_await error(ex, 400, parts.error().message);
+      co_return;
+    }
+    auto up = pypi::parse_upload(*parts);
+    if (!up) {
+      co_await error(ex, 400, up.error().message);
+      co_return;
+    }
+    // Core metadata from wheels: PEP 658 and the dependency list; it must agree with the form.
+    std::string metadata;
+    std::vector<std::string> requires_dist = up->requires_dist;
+    std::string requires_python = up->requires_python;
+    auto dist = pypi::parse_filename(up->filename, up->project);
+    if (dist && dist->kind == pypi::FileKind::wheel) {
+      auto extracted = pypi::wheel_metadata(up->content, *dist);
+      if (!extracted) {
+        co_await error(ex, 400, "invalid wheel: " + extracted.error().message);
+        co_return;
+      }
+      auto core = pypi::parse_core_metadata(*extracted);
+      if (!core) {
+        co_await error(ex, 400, "invalid wheel: " + core.error().message);
+        co_return;
+      }
+      if (pypi::normalize_name(core->name) != up->project) {
+        co_await error(
+            ex, 400,
+            "the wheel's METADATA names project '" + core->name + "', the form '" + up->name + "'");
+        co_return;
+      }
+      if (pypi::canonical_version(core->version) != pypi::canonical_version(up->version)) {
+        co_await error(ex, 400,
+                       "the wheel's METADATA has version '" + core->version + "', the form '" +
+                           up->version + "'");
+        co_return;
+      }
+      metadata = std::move(*extracted);
+      requires_dist = core->requires_dist;
+      if (!core->requires_python.empty()) requires_python = core->requires_python;
+    }
+    PackageKey k{domain.name, repo.name, std::string(k_format), "", up->project};
+    auto& upload = *up;
+    auto commit = [this, &k, &upload, &metadata, &requires_dist,
+                   &requires_python]() -> Result<UploadOutcome> {
+      std::lock_guard lock(publish_mutex);
+      UploadOutcome outcome{false, upload.project, upload.version};
+      ARCA_TRY(auto existing_asset, find_asset(ctx.store, k, upload.filename));
+      if (existing_asset) {
+        if (existing_asset->sha256_hex == upload.sha256_hex) {
+          outcome.already_there = true;
+          return outcome;
+        }
+        return make_error(Errc::conflict, "File already exists ('" + upload.filename +
+                                              "' was uploaded before with different content). "
+                                              "A file name can be used only once.");
+      }
+      // The same version may be stored under another spelling ("1.0" vs "1.0.0").
+      ARCA_TRY(auto versions, list_versions(ctx.store, k));
+      std::string version = upload.version;
+      std::optional<VersionRecord> record;
+      for (auto& v : versions) {
+        if (pypi::canonical_version(v.version) == pypi::canonical_version(upload.version)) {
+          version = v.version;
+          record = v;
+          break;
+        }
+      }
+      const int64_t now = now_unix_ms();
+      cache::Batch batch;
+      ARCA_TRY(auto writer, ctx.store.begin_blob());
+      ARCA_TRY_VOID(writer->append(upload.content));
+      ARCA_TRY(auto blob, writer->finish());
+      batch.add_blob(*writer);
+      std::unique_ptr<cache::BlobWriter> meta_writer;
+      std::string metadata_sha;
+      if (!metadata.empty()) {
+        ARCA_TRY(auto mw, ctx.store.begin_blob());
+        meta_writer = std::move(mw);
+        ARCA_TRY_VOID(meta_writer->append(metadata));
+        ARCA_TRY(auto mrec, meta_writer->finish());
+        batch.add_blob(*meta_writer);
+        metadata_sha = to_hex(mrec.digests.sha256);
+        AssetRecord meta_asset{version, metadata_sha, mrec.size};
+        batch.put(cache::Space::index, asset_key(k, upload.filename + ".metadata"),
+                  encode(meta_asset));
+      }
+      AssetRecord asset{version, to_hex(blob.digests.sha256), blob.size};
+      VersionRecord vr;
+      if (record && record->origin == "INTERNAL") {
+        vr = *record;
+      } else {
+        vr.version = version;
+        vr.origin = "INTERNAL";
+        vr.published_unix_ms = now;
+      }
+      vr.status = "Published";
+      json manifest = parse_manifest(vr.manifest);
+      manifest["name"] = upload.name;
+      if (!upload.summary.empty()) manifest["summary"] = upload.summary;
+      json deps = json::array();
+      for (auto& d : requires_dist) deps.push_back(d);
+      manifest["requires_dist"] = deps;
+      if (!manifest.contains("files") || !manifest["files"].is_object())
+        manifest["files"] = json::object();
+      json entry = {
+          {"requires_python", requires_python}, {"upload_time", iso8601(now)}, {"size", blob.size}};
+      if (!metadata_sha.empty()) entry["metadata_sha256"] = metadata_sha;
+      manifest["files"][upload.filename] = entry;
+      vr.manifest = dump(manifest);
+      vr.assets.emplace_back(upload.filename, asset);
+      batch.put(cache::Space::index, version_key(k, version), encode(vr));
+      batch.put(cache::Space::index, asset_key(k, upload.filename), encode(asset));
+      ARCA_TRY(auto pkg, find_package(ctx.store, k));
+      if (!pkg)
+        batch.put(cache::Space::index, package_key(k), encode(PackageRecord{json::object(), now}));
+      ARCA_TRY_VOID(ctx.store.commit(std::move(batch), /*durable=*/true));
+      return outcome;
+    };
+    auto result = co_await offload(ctx.pool, std::move(commit));
+    if (!result) {
+      // PyPI answers a reused file name with 400 "File already exists".
+      unsigned status = result.error().code == Errc::conflict ? 400 : status_for(result.error());
+      co_await error(ex, status, result.error().message);
+      co_return;
+    }
+    if (!result->already_there) {
+      ++ctx.generation;
+      ++ctx.metrics.publishes;
+      ARCA_LOG_INFO("uploaded {} ({} {}) to {}/{}", up->filename, result->project, result->version,
+                    domain.name, repo.name);
+    }
+    Headers headers{{"Content-Type", "text/plain; charset=utf-8"}};
+    co_await ex.respond(200, std::move(headers), "OK\n");
+  }
+};
+
+PypiHandler::PypiHandler(Context& context) : impl_(std::make_unique<Impl>(context)) {}
+PypiHandler::~PypiHandler() = default;
+
+bool PypiHandler::is_publish(const Request& request, std::string_view rest) const {
+  return request.method == "POST" && (rest.empty() || rest == "legacy" || rest == "legacy/");
+}
+
+asio::awaitable<void> PypiHandler::handle(Exchange& ex, const config::DomainConfig& domain,
+                                          const config::RepositoryConfig& repo, std::string rest) {
+  auto& impl = *impl_;
+  const std::string& method = ex.request().method;
+  const bool read = method == "GET" || method == "HEAD";
+  // Uploads: twine POSTs to the repository URL itself (or .../legacy/).
+  if (rest.empty() || rest == "legacy" || rest == "legacy/") {
+    if (method == "POST") {
+      co_await impl.upload(ex, domain, repo);
+    } else if (read) {
+      co_await impl.redirect(ex, impl.base_url(ex, domain, repo) + "simple/");
+    } else {
+      co_await impl.error(ex, 405, "Method Not Allowed");
+    }
+    co_return;
+  }
+  std::vector<std::string> segments;
+  for (auto raw : split(rest, '/')) {
+    auto decoded = percent_decode(raw);
+    if (!decoded) {
+      co_await impl.error(ex, 400, "malformed percent-encoding in the path");
+      co_return;
+    }
+    segments.push_back(std::move(*decoded));
+  }
+  const bool trailing_slash = !rest.empty() && rest.back() == '/';
+  if (trailing_slash) segments.pop_back();
+  if (!read) {
+    co_await impl.error(ex, 405, "Method Not Allowed");
+    co_return;
+  }
+  if (segments[0] == "simple") {
+    if (segments.size() == 1) {
+      if (!trailing_slash)
+        co_await impl.redirect(ex, impl.base_url(ex, domain, repo) + "simple/");
+      else
+        co_await impl.project_list(ex, domain, repo);
+      co_return;
+    }
+    if (segments.size() == 2) {
+      auto project = pypi::parse_project_name(segments[1]);
+      if (!project) {
+        co_await impl.error(ex, 400, project.error().message);
+        co_return;
+      }
+      if (*project != segments[1] || !trailing_slash) {
+        co_await impl.redirect(ex, impl.base_url(ex, domain, repo) + "simple/" + *project + "/");
+        co_return;
+      }
+      co_await impl.project_page(ex, domain, repo, *project);
+      co_return;
+    }
+  }
+  if (segments[0] == "files" && segments.size() == 3 && !trailing_slash) {
+    auto project = pypi::parse_project_name(segments[1]);
+    if (!project) {
+      co_await impl.error(ex, 400, project.error().message);
+      co_return;
+    }
+    co_await impl.file(ex, domain, repo, *project, segments[2]);
+    co_return;
+  }
+  co_await impl.error(ex, 404, "Not Found");
+}
+
+}  // namespace arca::proxy
