@@ -66,11 +66,13 @@ std::map<std::string, std::string> parse_auth_params(std::string_view s) {
   size_t pos = 0;
   while (pos < s.size()) {
     auto comma = s.find(',', pos);
-    auto part = s.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
+    auto part =
+        s.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
     while (!part.empty() && (part.front() == ' ' || part.front() == '\t')) part.remove_prefix(1);
     while (!part.empty() && (part.back() == ' ' || part.back() == '\t')) part.remove_suffix(1);
     auto eq = part.find('=');
-    if (eq != std::string_view::npos) out[std::string(part.substr(0, eq))] = std::string(part.substr(eq + 1));
+    if (eq != std::string_view::npos)
+      out[std::string(part.substr(0, eq))] = std::string(part.substr(eq + 1));
     if (comma == std::string_view::npos) break;
     pos = comma + 1;
   }
@@ -82,7 +84,8 @@ std::vector<std::string> split(std::string_view s, char sep) {
   size_t pos = 0;
   for (;;) {
     auto next = s.find(sep, pos);
-    out.emplace_back(s.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos));
+    out.emplace_back(
+        s.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos));
     if (next == std::string_view::npos) break;
     pos = next + 1;
   }
@@ -133,7 +136,8 @@ std::string canonical_uri(std::string_view path, bool normalize) {
   bool trailing = false;
   while (pos <= path.size()) {
     auto next = path.find('/', pos);
-    auto seg = path.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos);
+    auto seg =
+        path.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos);
     trailing = false;
     if (seg.empty() || seg == ".") {
       trailing = true;
@@ -162,7 +166,8 @@ std::string canonical_query(std::string_view raw_query, const std::vector<std::s
     if (part.empty()) continue;
     auto eq = part.find('=');
     std::string key = uri_decode(std::string_view(part).substr(0, eq));
-    std::string value = eq == std::string::npos ? "" : uri_decode(std::string_view(part).substr(eq + 1));
+    std::string value =
+        eq == std::string::npos ? "" : uri_decode(std::string_view(part).substr(eq + 1));
     if (std::find(skip.begin(), skip.end(), key) != skip.end()) continue;
     params.emplace_back(uri_encode(key, false), uri_encode(value, false));
   }
@@ -177,7 +182,8 @@ std::string canonical_query(std::string_view raw_query, const std::vector<std::s
   return out;
 }
 
-std::string canonical_headers(const HeaderList& headers, const std::vector<std::string>& signed_names) {
+std::string canonical_headers(const HeaderList& headers,
+                              const std::vector<std::string>& signed_names) {
   std::string out;
   for (auto& name : signed_names) {
     std::string joined;
@@ -196,8 +202,9 @@ std::string canonical_headers(const HeaderList& headers, const std::vector<std::
   return out;
 }
 
-std::string canonical_request(std::string_view method, std::string_view path, std::string_view query,
-                              const HeaderList& headers, const std::vector<std::string>& signed_names,
+std::string canonical_request(std::string_view method, std::string_view path,
+                              std::string_view query, const HeaderList& headers,
+                              const std::vector<std::string>& signed_names,
                               std::string_view payload_hash, bool normalize) {
   std::string out;
   out += method;
@@ -272,9 +279,9 @@ std::optional<std::chrono::system_clock::time_point> parse_amz_date(std::string_
   return std::chrono::system_clock::from_time_t(timegm(&tm));
 }
 
-void sign(std::string_view method, std::string_view path, std::string_view query, HeaderList& headers,
-          std::string_view body, const Credentials& credentials, const SignOptions& options,
-          std::chrono::system_clock::time_point now) {
+void sign(std::string_view method, std::string_view path, std::string_view query,
+          HeaderList& headers, std::string_view body, const Credentials& credentials,
+          const SignOptions& options, std::chrono::system_clock::time_point now) {
   const std::string date = amz_date(now);
   headers.emplace_back("X-Amz-Date", date);
   const std::string payload_hash = hex_sha256(body);
@@ -282,8 +289,9 @@ void sign(std::string_view method, std::string_view path, std::string_view query
   if (!credentials.session_token.empty() && !options.omit_session_token) {
     headers.emplace_back("X-Amz-Security-Token", credentials.session_token);
   }
-  static const std::vector<std::string> k_unsigned = {"authorization", "user-agent", "expect", "connection",
-                                                      "transfer-encoding", "x-amzn-trace-id"};
+  static const std::vector<std::string> k_unsigned = {
+      "authorization", "user-agent",        "expect",
+      "connection",    "transfer-encoding", "x-amzn-trace-id"};
   std::vector<std::string> names;
   for (auto& [k, v] : headers) {
     auto n = lower(k);
@@ -293,7 +301,8 @@ void sign(std::string_view method, std::string_view path, std::string_view query
   std::sort(names.begin(), names.end());
   const std::string scope =
       date.substr(0, 8) + "/" + options.region + "/" + options.service + "/aws4_request";
-  auto creq = canonical_request(method, path, query, headers, names, payload_hash, options.normalize_path);
+  auto creq =
+      canonical_request(method, path, query, headers, names, payload_hash, options.normalize_path);
   auto sts = string_to_sign(date, scope, creq);
   auto sig = signature(signing_key(credentials.secret_access_key, date.substr(0, 8), options.region,
                                    options.service),
@@ -306,13 +315,13 @@ void sign(std::string_view method, std::string_view path, std::string_view query
   if (!credentials.session_token.empty() && options.omit_session_token) {
     headers.emplace_back("X-Amz-Security-Token", credentials.session_token);
   }
-  headers.emplace_back("Authorization", std::string(k_algorithm) + " Credential=" + credentials.access_key_id +
-                                            "/" + scope + ", SignedHeaders=" + signed_list +
-                                            ", Signature=" + sig);
+  headers.emplace_back("Authorization",
+                       std::string(k_algorithm) + " Credential=" + credentials.access_key_id + "/" +
+                           scope + ", SignedHeaders=" + signed_list + ", Signature=" + sig);
 }
 
-VerifyResult verify(const IncomingRequest& req, const SecretLookup& lookup, const VerifyOptions& options,
-                    std::chrono::system_clock::time_point now) {
+VerifyResult verify(const IncomingRequest& req, const SecretLookup& lookup,
+                    const VerifyOptions& options, std::chrono::system_clock::time_point now) {
   VerifyResult result;
   auto fail = [&](std::string type, std::string message) {
     result.failure = VerifyFailure{std::move(type), std::move(message)};
@@ -330,7 +339,8 @@ VerifyResult verify(const IncomingRequest& req, const SecretLookup& lookup, cons
     return fail("MissingAuthenticationTokenException", "Missing Authentication Token");
   }
   std::string_view auth = *authorization;
-  if (auth.rfind(k_algorithm, 0) != 0 || auth.size() <= k_algorithm.size() || auth[k_algorithm.size()] != ' ') {
+  if (auth.rfind(k_algorithm, 0) != 0 || auth.size() <= k_algorithm.size() ||
+      auth[k_algorithm.size()] != ' ') {
     return fail("IncompleteSignatureException",
                 "Authorization header requires the AWS4-HMAC-SHA256 algorithm (SigV4)");
   }
@@ -338,9 +348,11 @@ VerifyResult verify(const IncomingRequest& req, const SecretLookup& lookup, cons
   auto credential = params.find("Credential");
   auto signed_headers = params.find("SignedHeaders");
   auto given_signature = params.find("Signature");
-  if (credential == params.end() || signed_headers == params.end() || given_signature == params.end()) {
-    return fail("IncompleteSignatureException",
-                "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters");
+  if (credential == params.end() || signed_headers == params.end() ||
+      given_signature == params.end()) {
+    return fail(
+        "IncompleteSignatureException",
+        "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters");
   }
   auto cred_parts = split(credential->second, '/');
   if (cred_parts.size() != 5 || cred_parts[4] != "aws4_request" || cred_parts[1].size() != 8) {
@@ -350,7 +362,8 @@ VerifyResult verify(const IncomingRequest& req, const SecretLookup& lookup, cons
   const std::string& key_id = cred_parts[0];
   auto secret = lookup(key_id);
   if (!secret) {
-    return fail("UnrecognizedClientException", "The security token included in the request is invalid.");
+    return fail("UnrecognizedClientException",
+                "The security token included in the request is invalid.");
   }
   if (cred_parts[3] != options.service) {
     return fail("InvalidSignatureException",
@@ -362,25 +375,30 @@ VerifyResult verify(const IncomingRequest& req, const SecretLookup& lookup, cons
   }
   auto date_header = header("x-amz-date");
   if (!date_header) {
-    return fail("IncompleteSignatureException", "Authorization header requires an X-Amz-Date header");
+    return fail("IncompleteSignatureException",
+                "Authorization header requires an X-Amz-Date header");
   }
   auto when = parse_amz_date(*date_header);
-  if (!when) return fail("IncompleteSignatureException", "X-Amz-Date is not of the form YYYYMMDDTHHMMSSZ");
+  if (!when)
+    return fail("IncompleteSignatureException", "X-Amz-Date is not of the form YYYYMMDDTHHMMSSZ");
   if (date_header->substr(0, 8) != cred_parts[1]) {
     return fail("InvalidSignatureException", "Credential date does not match X-Amz-Date");
   }
   if (*when < now - options.max_skew || *when > now + options.max_skew) {
     return fail("InvalidSignatureException",
-                "Signature expired: " + *date_header + " is now earlier or later than " + amz_date(now) +
-                    " by more than " + std::to_string(options.max_skew.count() / 60) + " min.");
+                "Signature expired: " + *date_header + " is now earlier or later than " +
+                    amz_date(now) + " by more than " +
+                    std::to_string(options.max_skew.count() / 60) + " min.");
   }
   std::vector<std::string> names = split(signed_headers->second, ';');
   if (std::find(names.begin(), names.end(), "host") == names.end()) {
     return fail("InvalidSignatureException", "'Host' must be a signed header");
   }
   for (auto& n : names) {
-    if (n != lower(n) || n.empty()) return fail("InvalidSignatureException", "SignedHeaders must be lower-case");
-    if (!header(n)) return fail("InvalidSignatureException", "signed header '" + n + "' is missing");
+    if (n != lower(n) || n.empty())
+      return fail("InvalidSignatureException", "SignedHeaders must be lower-case");
+    if (!header(n))
+      return fail("InvalidSignatureException", "signed header '" + n + "' is missing");
   }
   if (!std::is_sorted(names.begin(), names.end())) {
     return fail("InvalidSignatureException", "SignedHeaders must be sorted");
@@ -392,15 +410,17 @@ VerifyResult verify(const IncomingRequest& req, const SecretLookup& lookup, cons
   } else {
     payload_hash = hex_sha256(req.body);
   }
-  auto creq = canonical_request(req.method, req.path, req.query, headers, names, payload_hash, true);
+  auto creq =
+      canonical_request(req.method, req.path, req.query, headers, names, payload_hash, true);
   const std::string scope = credential->second.substr(key_id.size() + 1);
   auto sts = string_to_sign(*date_header, scope, creq);
   auto expected = signature(signing_key(*secret, cred_parts[1], cred_parts[2], cred_parts[3]), sts);
   if (!constant_time_equal(expected, given_signature->second)) {
-    return fail("InvalidSignatureException",
-                "The request signature we calculated does not match the signature you provided. Check "
-                "your AWS Secret Access Key and signing method. Consult the service documentation for "
-                "details.");
+    return fail(
+        "InvalidSignatureException",
+        "The request signature we calculated does not match the signature you provided. Check "
+        "your AWS Secret Access Key and signing method. Consult the service documentation for "
+        "details.");
   }
   result.ok = Verified{key_id};
   return result;

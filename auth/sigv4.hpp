@@ -37,10 +37,12 @@ std::string canonical_uri(std::string_view path, bool normalize = true);
 // (e.g. X-Amz-Signature for presigned URLs) are left out.
 std::string canonical_query(std::string_view raw_query, const std::vector<std::string>& skip = {});
 // "name:value\n" lines of the named (lower-case, sorted) headers.
-std::string canonical_headers(const HeaderList& headers, const std::vector<std::string>& signed_names);
+std::string canonical_headers(const HeaderList& headers,
+                              const std::vector<std::string>& signed_names);
 
-std::string canonical_request(std::string_view method, std::string_view path, std::string_view query,
-                              const HeaderList& headers, const std::vector<std::string>& signed_names,
+std::string canonical_request(std::string_view method, std::string_view path,
+                              std::string_view query, const HeaderList& headers,
+                              const std::vector<std::string>& signed_names,
                               std::string_view payload_hash, bool normalize = true);
 // "AWS4-HMAC-SHA256\n<amz_date>\n<scope>\n<hex sha256 of canonical request>"
 std::string string_to_sign(std::string_view amz_date, std::string_view scope,

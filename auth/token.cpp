@@ -30,8 +30,10 @@ std::string base64url_encode(std::string_view bytes) {
   std::string s = base64_encode(bytes);
   while (!s.empty() && s.back() == '=') s.pop_back();
   for (auto& c : s) {
-    if (c == '+') c = '-';
-    else if (c == '/') c = '_';
+    if (c == '+')
+      c = '-';
+    else if (c == '/')
+      c = '_';
   }
   return s;
 }
@@ -40,10 +42,14 @@ std::optional<std::string> base64url_decode(std::string_view text) {
   std::string s;
   s.reserve(text.size() + 3);
   for (char c : text) {
-    if (c == '-') s += '+';
-    else if (c == '_') s += '/';
-    else if (std::isalnum(static_cast<unsigned char>(c))) s += c;
-    else return std::nullopt;
+    if (c == '-')
+      s += '+';
+    else if (c == '_')
+      s += '/';
+    else if (std::isalnum(static_cast<unsigned char>(c)))
+      s += c;
+    else
+      return std::nullopt;
   }
   while (s.size() % 4) s += '=';
   return base64_decode(s);
@@ -60,7 +66,7 @@ std::string TokenService::generate_secret() {
 std::string TokenService::issue(const TokenClaims& c) const {
   std::string nonce(12, '\0');
   RAND_bytes(reinterpret_cast<unsigned char*>(nonce.data()), static_cast<int>(nonce.size()));
-  nlohmann::json j = {{"d", c.domain}, {"o", c.owner}, {"k", c.access_key_id},
+  nlohmann::json j = {{"d", c.domain},       {"o", c.owner},       {"k", c.access_key_id},
                       {"e", c.expires_unix}, {"i", c.issued_unix}, {"n", base64url_encode(nonce)}};
   std::string payload = base64url_encode(j.dump());
   std::string signed_part = std::string(k_prefix) + payload;
@@ -103,7 +109,8 @@ Result<TokenClaims> TokenService::verify(std::string_view token,
   c.issued_unix = num("i");
   const int64_t now_s =
       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-  if (c.expires_unix <= now_s) return make_error(Errc::unauthorized, "the authorization token has expired");
+  if (c.expires_unix <= now_s)
+    return make_error(Errc::unauthorized, "the authorization token has expired");
   return c;
 }
 

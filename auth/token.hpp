@@ -11,8 +11,8 @@
 #include "common/error.hpp"
 
 #include <chrono>
-#include <optional>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,9 +20,9 @@ namespace arca::auth {
 
 struct TokenClaims {
   std::string domain;
-  std::string owner;         // account id of the domain owner
+  std::string owner;          // account id of the domain owner
   std::string access_key_id;  // who asked for it (empty for unsigned local requests)
-  int64_t expires_unix = 0;  // seconds
+  int64_t expires_unix = 0;   // seconds
   int64_t issued_unix = 0;
 };
 

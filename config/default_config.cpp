@@ -11,13 +11,15 @@ std::string_view default_config_text() {
   "data_dir": "./arca-data",
   "external_connections": {
     "public:npmjs": { "url": "https://registry.npmjs.org/" },
-    "public:pypi": { "url": "https://pypi.org/simple/" }
+    "public:pypi": { "url": "https://pypi.org/simple/" },
+    "public:maven-central": { "url": "https://repo.maven.apache.org/maven2/" }
   },
   "domains": [
     { "name": "local", "repositories": [
         { "name": "npm-store", "external_connection": "public:npmjs" },
         { "name": "pypi-store", "external_connection": "public:pypi" },
-        { "name": "main", "upstreams": ["npm-store", "pypi-store"] }
+        { "name": "maven-central-store", "external_connection": "public:maven-central" },
+        { "name": "main", "upstreams": ["npm-store", "pypi-store", "maven-central-store"] }
     ] }
   ]
 }

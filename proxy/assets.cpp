@@ -195,7 +195,7 @@ asio::awaitable<void> AssetService::run_fill(std::shared_ptr<Fill> fill, FillSpe
     fill->error = std::move(error);
     fill->notify_locked();
   };
-  if (!spec.sha512 && !spec.sha1 && !spec.sha256) {
+  if (!spec.sha512 && !spec.sha1 && !spec.sha256 && !spec.allow_unverified) {
     fail(make_error(Errc::upstream_error, "the upstream declares no digest for this asset"));
     finish_fill(fill, key);
     co_return;

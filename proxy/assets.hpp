@@ -34,10 +34,14 @@ struct FillSpec {
   // Single-flight key: concurrent requests with the same key share one upstream fetch.
   std::string key;
   UpstreamRequest request;
-  // Declared digests; at least one must be set, or the fill is refused (502).
+  // Declared digests; at least one must be set, or the fill is refused (502), unless
+  // allow_unverified is set.
   std::optional<Sha512> sha512;
   std::optional<Sha1> sha1;
   std::optional<Sha256> sha256;
+  // Accepts the bytes as fetched when no digest is declared (Maven upstreams that publish no
+  // checksum files, such as Debian's /usr/share/maven-repo). They are still stored by content.
+  bool allow_unverified = false;
   // Adds index entries to the commit batch once the bytes are verified.
   std::function<void(cache::Batch&, const cache::BlobRecord&)> on_commit;
 };

@@ -28,7 +28,9 @@ constexpr size_t k_max_tags = 200;
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-std::string domain_record_key(std::string_view d) { return "dm" + std::string(1, k_sep) + std::string(d); }
+std::string domain_record_key(std::string_view d) {
+  return "dm" + std::string(1, k_sep) + std::string(d);
+}
 std::string repo_record_key(std::string_view d, std::string_view r) {
   return "rp" + std::string(1, k_sep) + std::string(d) + k_sep + std::string(r);
 }
@@ -53,7 +55,8 @@ std::vector<std::pair<std::string, std::string>> read_tags(const json& j) {
   auto it = j.find("tags");
   if (it == j.end() || !it->is_array()) return out;
   for (auto& t : *it) {
-    if (t.is_array() && t.size() == 2 && t[0].is_string() && t[1].is_string()) out.emplace_back(t[0], t[1]);
+    if (t.is_array() && t.size() == 2 && t[0].is_string() && t[1].is_string())
+      out.emplace_back(t[0], t[1]);
   }
   return out;
 }
@@ -64,8 +67,12 @@ json write_tags(const std::vector<std::pair<std::string, std::string>>& tags) {
 }
 
 std::string encode_domain(const config::DomainConfig& d) {
-  return dump({{"name", d.name}, {"owner", d.owner}, {"created", d.created_unix_ms},
-               {"encryption_key", d.encryption_key}, {"tags", write_tags(d.tags)}, {"policy", d.policy},
+  return dump({{"name", d.name},
+               {"owner", d.owner},
+               {"created", d.created_unix_ms},
+               {"encryption_key", d.encryption_key},
+               {"tags", write_tags(d.tags)},
+               {"policy", d.policy},
                {"policy_revision", d.policy_revision}});
 }
 std::optional<config::DomainConfig> decode_domain(std::string_view s) {
@@ -83,9 +90,14 @@ std::optional<config::DomainConfig> decode_domain(std::string_view s) {
   return d;
 }
 std::string encode_repo(const config::RepositoryConfig& r) {
-  return dump({{"name", r.name}, {"description", r.description}, {"upstreams", r.upstreams},
-               {"external_connection", r.external_connection}, {"administrator_account", r.administrator_account},
-               {"created", r.created_unix_ms}, {"tags", write_tags(r.tags)}, {"policy", r.policy},
+  return dump({{"name", r.name},
+               {"description", r.description},
+               {"upstreams", r.upstreams},
+               {"external_connection", r.external_connection},
+               {"administrator_account", r.administrator_account},
+               {"created", r.created_unix_ms},
+               {"tags", write_tags(r.tags)},
+               {"policy", r.policy},
                {"policy_revision", r.policy_revision}});
 }
 std::optional<config::RepositoryConfig> decode_repo(std::string_view s) {
@@ -114,7 +126,8 @@ std::vector<std::string> split_key(std::string_view key) {
   size_t pos = 0;
   for (;;) {
     auto next = key.find(k_sep, pos);
-    out.emplace_back(key.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos));
+    out.emplace_back(
+        key.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos));
     if (next == std::string_view::npos) break;
     pos = next + 1;
   }
@@ -192,7 +205,8 @@ struct Reply {
 bool valid_host(std::string_view host) {
   if (host.empty() || host.size() > 255) return false;
   for (char c : host) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']')) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
+          c == '[' || c == ']')) {
       return false;
     }
   }
@@ -202,11 +216,13 @@ bool valid_host(std::string_view host) {
 }  // namespace
 
 bool is_loopback_address(std::string_view a) {
-  return a.rfind("127.", 0) == 0 || a == "::1" || a.rfind("::ffff:127.", 0) == 0 || a == "localhost";
+  return a.rfind("127.", 0) == 0 || a == "::1" || a.rfind("::ffff:127.", 0) == 0 ||
+         a == "localhost";
 }
 
 std::string primary_account(const config::Config& config) {
-  return config.auth.access_keys.empty() ? config.auth.default_account : config.auth.access_keys[0].account;
+  return config.auth.access_keys.empty() ? config.auth.default_account
+                                         : config.auth.access_keys[0].account;
 }
 
 Result<void> load_control_plane(Context& ctx) {
@@ -221,8 +237,10 @@ Result<void> load_control_plane(Context& ctx) {
   ctx.tokens = std::make_unique<auth::TokenService>(*secret);
 
   // Persisted domains and repositories.
-  ARCA_TRY(auto domain_rows, ctx.store.scan(cache::Space::index, std::string("dm") + k_sep, 1'000'000));
-  ARCA_TRY(auto repo_rows, ctx.store.scan(cache::Space::index, std::string("rp") + k_sep, 1'000'000));
+  ARCA_TRY(auto domain_rows,
+           ctx.store.scan(cache::Space::index, std::string("dm") + k_sep, 1'000'000));
+  ARCA_TRY(auto repo_rows,
+           ctx.store.scan(cache::Space::index, std::string("rp") + k_sep, 1'000'000));
   std::vector<config::DomainConfig> domains;
   for (auto& [key, value] : domain_rows) {
     if (auto d = decode_domain(value)) domains.push_back(std::move(*d));
@@ -241,7 +259,8 @@ Result<void> load_control_plane(Context& ctx) {
   const int64_t now = now_unix_ms();
   const std::string owner = primary_account(cfg);
   for (auto& cd : cfg.domains) {
-    auto it = std::find_if(domains.begin(), domains.end(), [&](auto& d) { return d.name == cd.name; });
+    auto it =
+        std::find_if(domains.begin(), domains.end(), [&](auto& d) { return d.name == cd.name; });
     if (it == domains.end()) {
       config::DomainConfig d;
       d.name = cd.name;
@@ -268,7 +287,8 @@ Result<void> load_control_plane(Context& ctx) {
     // Repositories may name a public connection the config does not list.
     for (auto& d : s.domains) {
       for (auto& r : d.repositories) {
-        if (r.external_connection.empty() || s.external_connections.count(r.external_connection)) continue;
+        if (r.external_connection.empty() || s.external_connections.count(r.external_connection))
+          continue;
         for (auto& k : ca::known_external_connections()) {
           if (k.name == r.external_connection) {
             config::ExternalConnectionConfig ec;
@@ -306,7 +326,8 @@ struct CodeArtifactHandler::Impl {
         call.account = primary_account(ctx.config);
         return std::nullopt;
       }
-      return ApiError{403, "MissingAuthenticationTokenException", "Missing Authentication Token", {}, {}, {}};
+      return ApiError{
+          403, "MissingAuthenticationTokenException", "Missing Authentication Token", {}, {}, {}};
     }
     if (auth_cfg.access_keys.empty()) {
       // Nothing to check a signature against: accepted from loopback only.
@@ -314,8 +335,12 @@ struct CodeArtifactHandler::Impl {
         call.account = primary_account(ctx.config);
         return std::nullopt;
       }
-      return ApiError{403, "UnrecognizedClientException", "The security token included in the request is invalid.",
-                      {}, {}, {}};
+      return ApiError{403,
+                      "UnrecognizedClientException",
+                      "The security token included in the request is invalid.",
+                      {},
+                      {},
+                      {}};
     }
     auth::HeaderList headers(req.headers.begin(), req.headers.end());
     auth::IncomingRequest in{req.method, req.path, req.query, &headers, req.body};
@@ -353,13 +378,15 @@ struct CodeArtifactHandler::Impl {
     for (auto& r : d.repositories) {
       if (r.name == name) return &r;
     }
-    return ca::not_found("Repository not found: " + name + " in domain " + d.name, "repository", name);
+    return ca::not_found("Repository not found: " + name + " in domain " + d.name, "repository",
+                         name);
   }
 
   // --- Shapes ---
 
   uint64_t asset_size_bytes(const std::string& domain) {
-    auto rows = ctx.store.scan(cache::Space::index, std::string("as") + k_sep + domain + k_sep, 10'000'000);
+    auto rows =
+        ctx.store.scan(cache::Space::index, std::string("as") + k_sep + domain + k_sep, 10'000'000);
     if (!rows) return 0;
     std::set<std::string> seen;
     uint64_t total = 0;
@@ -393,12 +420,13 @@ struct CodeArtifactHandler::Impl {
   }
   json repo_summary(const config::DomainConfig& d, const config::RepositoryConfig& r) {
     const std::string owner = owner_of(d);
-    json j = {{"name", r.name},
-              {"administratorAccount", r.administrator_account.empty() ? owner : r.administrator_account},
-              {"domainName", d.name},
-              {"domainOwner", owner},
-              {"arn", ca::repository_arn(region(), owner, d.name, r.name)},
-              {"createdTime", ca::timestamp(r.created_unix_ms)}};
+    json j = {
+        {"name", r.name},
+        {"administratorAccount", r.administrator_account.empty() ? owner : r.administrator_account},
+        {"domainName", d.name},
+        {"domainOwner", owner},
+        {"arn", ca::repository_arn(region(), owner, d.name, r.name)},
+        {"createdTime", ca::timestamp(r.created_unix_ms)}};
     if (!r.description.empty()) j["description"] = r.description;
     return j;
   }
@@ -411,8 +439,10 @@ struct CodeArtifactHandler::Impl {
     if (!r.external_connection.empty()) {
       std::string format;
       auto& conns = ctx.topology.current().external_connections;
-      if (auto it = conns.find(r.external_connection); it != conns.end()) format = it->second.format;
-      ecs.push_back({{"externalConnectionName", r.external_connection}, {"packageFormat", format},
+      if (auto it = conns.find(r.external_connection); it != conns.end())
+        format = it->second.format;
+      ecs.push_back({{"externalConnectionName", r.external_connection},
+                     {"packageFormat", format},
                      {"status", "Available"}});
     }
     j["externalConnections"] = ecs;
@@ -485,17 +515,20 @@ struct CodeArtifactHandler::Impl {
     auto it = body.find(member);
     if (it == body.end() || it->is_null()) {
       if (required) {
-        return ca::validation_error(std::string("1 validation error detected: Value null at '") + member +
+        return ca::validation_error(std::string("1 validation error detected: Value null at '") +
+                                    member +
                                     "' failed to satisfy constraint: Member must not be null");
       }
       return std::nullopt;
     }
-    if (!it->is_string()) return ca::validation_error(std::string("'") + member + "' must be a string");
+    if (!it->is_string())
+      return ca::validation_error(std::string("'") + member + "' must be a string");
     out = it->get<std::string>();
     return std::nullopt;
   }
 
-  static std::optional<ApiError> body_tags(const json& body, std::vector<std::pair<std::string, std::string>>& out,
+  static std::optional<ApiError> body_tags(const json& body,
+                                           std::vector<std::pair<std::string, std::string>>& out,
                                            bool required = false) {
     auto it = body.find("tags");
     if (it == body.end() || it->is_null()) {
@@ -524,8 +557,9 @@ struct CodeArtifactHandler::Impl {
     return std::nullopt;
   }
 
-  static std::optional<ApiError> body_versions(const json& body, std::vector<std::string>& out,
-                                               std::map<std::string, std::string>* revisions = nullptr) {
+  static std::optional<ApiError> body_versions(
+      const json& body, std::vector<std::string>& out,
+      std::map<std::string, std::string>* revisions = nullptr) {
     auto it = body.find("versions");
     if (it != body.end() && !it->is_null()) {
       if (!it->is_array()) return ca::validation_error("'versions' must be a list of strings");
@@ -538,14 +572,17 @@ struct CodeArtifactHandler::Impl {
     if (revisions) {
       auto rv = body.find("versionRevisions");
       if (rv != body.end() && !rv->is_null()) {
-        if (!rv->is_object()) return ca::validation_error("'versionRevisions' must be a map of version to revision");
+        if (!rv->is_object())
+          return ca::validation_error("'versionRevisions' must be a map of version to revision");
         for (auto r = rv->begin(); r != rv->end(); ++r) {
-          if (!r.value().is_string()) return ca::validation_error("'versionRevisions' values must be strings");
+          if (!r.value().is_string())
+            return ca::validation_error("'versionRevisions' values must be strings");
           (*revisions)[r.key()] = r.value().get<std::string>();
         }
       }
     }
-    if (out.size() > k_max_versions_per_call || (revisions && revisions->size() > k_max_versions_per_call)) {
+    if (out.size() > k_max_versions_per_call ||
+        (revisions && revisions->size() > k_max_versions_per_call)) {
       return ca::validation_error("at most 100 versions per call");
     }
     return std::nullopt;
@@ -559,7 +596,8 @@ struct CodeArtifactHandler::Impl {
     PackageKey key;
   };
 
-  std::variant<PackageRef, ApiError> package_ref(const Call& call, const std::string& repo_param = "repository") {
+  std::variant<PackageRef, ApiError> package_ref(const Call& call,
+                                                 const std::string& repo_param = "repository") {
     auto d = domain_of(call);
     if (auto* e = std::get_if<ApiError>(&d)) return *e;
     auto* domain = std::get<const config::DomainConfig*>(d);
@@ -568,7 +606,8 @@ struct CodeArtifactHandler::Impl {
     PackageRef ref;
     ref.domain = domain;
     ref.repo = std::get<const config::RepositoryConfig*>(r);
-    ref.key = PackageKey{domain->name, ref.repo->name, call.qs("format"), call.qs("namespace"), call.qs("package")};
+    ref.key = PackageKey{domain->name, ref.repo->name, call.qs("format"), call.qs("namespace"),
+                         call.qs("package")};
     if (ref.key.format == "generic" && ref.key.ns.empty()) {
       return ca::validation_error("generic packages require a namespace");
     }
@@ -582,7 +621,9 @@ struct CodeArtifactHandler::Impl {
     if (versions->empty()) {
       auto pkg = find_package(ctx.store, ref.key);
       if (!pkg) return ca::internal_error(pkg.error().message);
-      if (!*pkg) return ca::not_found("Package not found: " + display_name(ref.key), "package", ref.key.name);
+      if (!*pkg)
+        return ca::not_found("Package not found: " + display_name(ref.key), "package",
+                             ref.key.name);
     }
     return std::move(*versions);
   }
@@ -593,12 +634,13 @@ struct CodeArtifactHandler::Impl {
     return k.name;
   }
 
-  std::variant<VersionRecord, ApiError> version_of(const PackageRef& ref, const std::string& version) {
+  std::variant<VersionRecord, ApiError> version_of(const PackageRef& ref,
+                                                   const std::string& version) {
     auto v = find_version(ctx.store, ref.key, version);
     if (!v) return ca::internal_error(v.error().message);
     if (!*v) {
-      return ca::not_found("Package version not found: " + display_name(ref.key) + "@" + version, "package-version",
-                           version);
+      return ca::not_found("Package version not found: " + display_name(ref.key) + "@" + version,
+                           "package-version", version);
     }
     return std::move(**v);
   }
@@ -620,7 +662,9 @@ struct CodeArtifactHandler::Impl {
       if (!first || v.published_unix_ms < first->published_unix_ms) first = &v;
     }
     bool external = first && first->origin == "EXTERNAL";
-    return {{"restrictions", {{"publish", external ? "BLOCK" : "ALLOW"}, {"upstream", external ? "ALLOW" : "BLOCK"}}}};
+    return {
+        {"restrictions",
+         {{"publish", external ? "BLOCK" : "ALLOW"}, {"upstream", external ? "ALLOW" : "BLOCK"}}}};
   }
 
   json package_summary(const PackageKey& k, const json& origin_config) {
@@ -647,9 +691,8 @@ struct CodeArtifactHandler::Impl {
 
   // Page of sorted keys: items after the token, at most max.
   template <class T, class KeyFn>
-  std::variant<std::pair<std::vector<T>, std::string>, ApiError> paginate(std::vector<T> items, KeyFn key,
-                                                                         const std::optional<std::string>& token,
-                                                                         int max) {
+  std::variant<std::pair<std::vector<T>, std::string>, ApiError> paginate(
+      std::vector<T> items, KeyFn key, const std::optional<std::string>& token, int max) {
     std::sort(items.begin(), items.end(), [&](const T& a, const T& b) { return key(a) < key(b); });
     std::string after;
     if (token) {
@@ -674,7 +717,8 @@ struct CodeArtifactHandler::Impl {
 
   Reply create_domain(const Call& call) {
     const std::string name = call.qs("domain");
-    if (name == "v1") return Reply::fail(ca::validation_error("'v1' is reserved and cannot be a domain name"));
+    if (name == "v1")
+      return Reply::fail(ca::validation_error("'v1' is reserved and cannot be a domain name"));
     config::DomainConfig d;
     d.name = name;
     d.owner = call.account;
@@ -715,7 +759,8 @@ struct CodeArtifactHandler::Impl {
     }
     cache::Batch batch;
     batch.del(cache::Space::index, domain_record_key(domain.name));
-    if (auto r = ctx.store.commit(std::move(batch), true); !r) return Reply::fail(ca::internal_error(r.error().message));
+    if (auto r = ctx.store.commit(std::move(batch), true); !r)
+      return Reply::fail(ca::internal_error(r.error().message));
     auto r = ctx.topology.update([&](Topology::Snapshot& s) -> Result<void> {
       s.domains.erase(std::remove_if(s.domains.begin(), s.domains.end(),
                                      [&](auto& x) { return x.name == domain.name; }),
@@ -733,20 +778,23 @@ struct CodeArtifactHandler::Impl {
     int max = k_default_page;
     std::optional<std::string> token;
     if (auto it = call.body.find("maxResults"); it != call.body.end() && !it->is_null()) {
-      if (!it->is_number_integer()) return Reply::fail(ca::validation_error("'maxResults' must be an integer"));
+      if (!it->is_number_integer())
+        return Reply::fail(ca::validation_error("'maxResults' must be an integer"));
       if (auto e = ca::parse_max_results(std::to_string(it->get<int64_t>()), k_default_page, max)) {
         return Reply::fail(*e);
       }
     }
     if (auto it = call.body.find("nextToken"); it != call.body.end() && !it->is_null()) {
-      if (!it->is_string()) return Reply::fail(ca::validation_error("'nextToken' must be a string"));
+      if (!it->is_string())
+        return Reply::fail(ca::validation_error("'nextToken' must be a string"));
       token = it->get<std::string>();
     }
     std::vector<config::DomainConfig> mine;
     for (auto& d : ctx.topology.current().domains) {
       if (owner_of(d) == call.account) mine.push_back(d);
     }
-    auto page = paginate(std::move(mine), [](const config::DomainConfig& d) { return d.name; }, token, max);
+    auto page = paginate(
+        std::move(mine), [](const config::DomainConfig& d) { return d.name; }, token, max);
     if (auto* e = std::get_if<ApiError>(&page)) return Reply::fail(*e);
     auto& [items, next] = std::get<0>(page);
     json list = json::array();
@@ -756,11 +804,12 @@ struct CodeArtifactHandler::Impl {
     return Reply::ok(body);
   }
 
-  std::optional<ApiError> read_upstreams(const Call& call, const config::DomainConfig& d, const std::string& self,
-                                         std::vector<std::string>& out) {
+  std::optional<ApiError> read_upstreams(const Call& call, const config::DomainConfig& d,
+                                         const std::string& self, std::vector<std::string>& out) {
     auto it = call.body.find("upstreams");
     if (it == call.body.end() || it->is_null()) return std::nullopt;
-    if (!it->is_array()) return ca::validation_error("'upstreams' must be a list of {repositoryName}");
+    if (!it->is_array())
+      return ca::validation_error("'upstreams' must be a list of {repositoryName}");
     for (auto& u : *it) {
       std::string name;
       if (!u.is_object() || !u.contains("repositoryName") || !u["repositoryName"].is_string()) {
@@ -776,7 +825,8 @@ struct CodeArtifactHandler::Impl {
       if (auto* e = std::get_if<ApiError>(&r)) return *e;
       out.push_back(name);
     }
-    if (out.size() > 10) return ca::validation_error("a repository can have at most 10 upstream repositories");
+    if (out.size() > 10)
+      return ca::validation_error("a repository can have at most 10 upstream repositories");
     return std::nullopt;
   }
 
@@ -788,7 +838,8 @@ struct CodeArtifactHandler::Impl {
     config::RepositoryConfig r;
     r.name = call.qs("repository");
     if (std::holds_alternative<const config::RepositoryConfig*>(repo_of(domain, r.name))) {
-      return Reply::fail(ca::conflict("Repository already exists: " + r.name, "repository", r.name));
+      return Reply::fail(
+          ca::conflict("Repository already exists: " + r.name, "repository", r.name));
     }
     if (auto e = body_string(call.body, "description", r.description)) return Reply::fail(*e);
     if (auto e = ca::check_description("description", r.description)) return Reply::fail(*e);
@@ -796,8 +847,10 @@ struct CodeArtifactHandler::Impl {
     if (auto e = body_tags(call.body, r.tags)) return Reply::fail(*e);
     r.created_unix_ms = now_unix_ms();
     r.administrator_account = call.account;
-    if (auto s = save_repo(domain.name, r); !s) return Reply::fail(ca::internal_error(s.error().message));
-    if (auto s = apply_repo(domain.name, r); !s) return Reply::fail(ca::internal_error(s.error().message));
+    if (auto s = save_repo(domain.name, r); !s)
+      return Reply::fail(ca::internal_error(s.error().message));
+    if (auto s = apply_repo(domain.name, r); !s)
+      return Reply::fail(ca::internal_error(s.error().message));
     ++ctx.generation;
     ARCA_LOG_INFO("control plane: created repository {}/{}", domain.name, r.name);
     return Reply::ok({{"repository", repo_description(domain, r)}});
@@ -805,8 +858,8 @@ struct CodeArtifactHandler::Impl {
 
   // Shared by the repository mutations: look up, change, validate, persist, apply.
   Reply change_repository(const Call& call,
-                          const std::function<std::optional<ApiError>(const config::DomainConfig&,
-                                                                      config::RepositoryConfig&)>& change) {
+                          const std::function<std::optional<ApiError>(
+                              const config::DomainConfig&, config::RepositoryConfig&)>& change) {
     std::lock_guard lock(write_mutex);
     auto d = domain_of(call);
     if (auto* e = std::get_if<ApiError>(&d)) return Reply::fail(*e);
@@ -820,28 +873,33 @@ struct CodeArtifactHandler::Impl {
       if (x.name == r.name) x = r;
     }
     if (would_cycle(after, r.name)) {
-      return Reply::fail(ca::validation_error("the upstreams of " + r.name + " would form a cycle"));
+      return Reply::fail(
+          ca::validation_error("the upstreams of " + r.name + " would form a cycle"));
     }
-    if (auto s = save_repo(domain.name, r); !s) return Reply::fail(ca::internal_error(s.error().message));
-    if (auto s = apply_repo(domain.name, r); !s) return Reply::fail(ca::internal_error(s.error().message));
+    if (auto s = save_repo(domain.name, r); !s)
+      return Reply::fail(ca::internal_error(s.error().message));
+    if (auto s = apply_repo(domain.name, r); !s)
+      return Reply::fail(ca::internal_error(s.error().message));
     ++ctx.generation;
     auto* now_domain = ctx.topology.domain(domain.name);
     return Reply::ok({{"repository", repo_description(*now_domain, r)}});
   }
 
   Reply update_repository(const Call& call) {
-    return change_repository(call, [&](const config::DomainConfig& d, config::RepositoryConfig& r) -> std::optional<ApiError> {
-      if (call.body.contains("description")) {
-        if (auto e = body_string(call.body, "description", r.description)) return e;
-        if (auto e = ca::check_description("description", r.description)) return e;
-      }
-      if (call.body.contains("upstreams")) {
-        std::vector<std::string> ups;
-        if (auto e = read_upstreams(call, d, r.name, ups)) return e;
-        r.upstreams = std::move(ups);
-      }
-      return std::nullopt;
-    });
+    return change_repository(
+        call,
+        [&](const config::DomainConfig& d, config::RepositoryConfig& r) -> std::optional<ApiError> {
+          if (call.body.contains("description")) {
+            if (auto e = body_string(call.body, "description", r.description)) return e;
+            if (auto e = ca::check_description("description", r.description)) return e;
+          }
+          if (call.body.contains("upstreams")) {
+            std::vector<std::string> ups;
+            if (auto e = read_upstreams(call, d, r.name, ups)) return e;
+            r.upstreams = std::move(ups);
+          }
+          return std::nullopt;
+        });
   }
 
   std::optional<std::string> connection_format(const std::string& name) {
@@ -858,26 +916,31 @@ struct CodeArtifactHandler::Impl {
     if (!connection_format(name)) {
       return Reply::fail(ca::validation_error("unknown external connection: " + name));
     }
-    return change_repository(call, [&](const config::DomainConfig&, config::RepositoryConfig& r) -> std::optional<ApiError> {
-      if (!r.external_connection.empty()) {
-        return ca::conflict("Repository " + r.name + " already has the external connection " + r.external_connection +
-                                " (a repository can have one)",
-                            "repository", r.name);
-      }
-      r.external_connection = name;
-      return std::nullopt;
-    });
+    return change_repository(
+        call,
+        [&](const config::DomainConfig&, config::RepositoryConfig& r) -> std::optional<ApiError> {
+          if (!r.external_connection.empty()) {
+            return ca::conflict("Repository " + r.name + " already has the external connection " +
+                                    r.external_connection + " (a repository can have one)",
+                                "repository", r.name);
+          }
+          r.external_connection = name;
+          return std::nullopt;
+        });
   }
 
   Reply disassociate_external_connection(const Call& call) {
     const std::string name = call.qs("external-connection");
-    return change_repository(call, [&](const config::DomainConfig&, config::RepositoryConfig& r) -> std::optional<ApiError> {
-      if (r.external_connection != name) {
-        return ca::not_found("Repository " + r.name + " has no external connection " + name, "repository", r.name);
-      }
-      r.external_connection.clear();
-      return std::nullopt;
-    });
+    return change_repository(
+        call,
+        [&](const config::DomainConfig&, config::RepositoryConfig& r) -> std::optional<ApiError> {
+          if (r.external_connection != name) {
+            return ca::not_found("Repository " + r.name + " has no external connection " + name,
+                                 "repository", r.name);
+          }
+          r.external_connection.clear();
+          return std::nullopt;
+        });
   }
 
   Reply describe_repository(const Call& call) {
@@ -886,7 +949,8 @@ struct CodeArtifactHandler::Impl {
     const auto& domain = *std::get<const config::DomainConfig*>(d);
     auto r = repo_of(domain, call.qs("repository"));
     if (auto* e = std::get_if<ApiError>(&r)) return Reply::fail(*e);
-    return Reply::ok({{"repository", repo_description(domain, *std::get<const config::RepositoryConfig*>(r))}});
+    return Reply::ok(
+        {{"repository", repo_description(domain, *std::get<const config::RepositoryConfig*>(r))}});
   }
 
   Reply delete_repository(const Call& call) {
@@ -898,9 +962,10 @@ struct CodeArtifactHandler::Impl {
     if (auto* e = std::get_if<ApiError>(&found)) return Reply::fail(*e);
     const config::RepositoryConfig r = *std::get<const config::RepositoryConfig*>(found);
     for (auto& other : domain.repositories) {
-      if (std::find(other.upstreams.begin(), other.upstreams.end(), r.name) != other.upstreams.end()) {
-        return Reply::fail(ca::conflict("Repository " + r.name + " is an upstream of " + other.name +
-                                            "; remove it from there first",
+      if (std::find(other.upstreams.begin(), other.upstreams.end(), r.name) !=
+          other.upstreams.end()) {
+        return Reply::fail(ca::conflict("Repository " + r.name + " is an upstream of " +
+                                            other.name + "; remove it from there first",
                                         "repository", r.name));
       }
     }
@@ -908,11 +973,14 @@ struct CodeArtifactHandler::Impl {
     cache::Batch batch;
     batch.del(cache::Space::index, repo_record_key(domain.name, r.name));
     for (auto* kind : {"pk", "pv", "as"}) {
-      if (auto s = delete_prefix(batch, std::string(kind) + k_sep + domain.name + k_sep + r.name + k_sep); !s) {
+      if (auto s = delete_prefix(batch,
+                                 std::string(kind) + k_sep + domain.name + k_sep + r.name + k_sep);
+          !s) {
         return Reply::fail(ca::internal_error(s.error().message));
       }
     }
-    if (auto s = ctx.store.commit(std::move(batch), true); !s) return Reply::fail(ca::internal_error(s.error().message));
+    if (auto s = ctx.store.commit(std::move(batch), true); !s)
+      return Reply::fail(ca::internal_error(s.error().message));
     auto s = ctx.topology.update([&](Topology::Snapshot& snap) -> Result<void> {
       for (auto& x : snap.domains) {
         if (x.name != domain.name) continue;
@@ -958,13 +1026,16 @@ struct CodeArtifactHandler::Impl {
     return list_repos_page(call, std::move(all));
   }
 
-  Reply list_repos_page(const Call& call,
-                        std::vector<std::pair<const config::DomainConfig*, const config::RepositoryConfig*>> all) {
+  Reply list_repos_page(
+      const Call& call,
+      std::vector<std::pair<const config::DomainConfig*, const config::RepositoryConfig*>> all) {
     int max = k_default_page;
-    if (auto e = ca::parse_max_results(call.q("max-results"), k_default_page, max)) return Reply::fail(*e);
+    if (auto e = ca::parse_max_results(call.q("max-results"), k_default_page, max))
+      return Reply::fail(*e);
     using Item = std::pair<const config::DomainConfig*, const config::RepositoryConfig*>;
-    auto page = paginate(std::move(all), [](const Item& i) { return i.first->name + k_sep + i.second->name; },
-                         call.q("next-token"), max);
+    auto page = paginate(
+        std::move(all), [](const Item& i) { return i.first->name + k_sep + i.second->name; },
+        call.q("next-token"), max);
     if (auto* e = std::get_if<ApiError>(&page)) return Reply::fail(*e);
     auto& [items, next] = std::get<0>(page);
     json list = json::array();
@@ -980,8 +1051,9 @@ struct CodeArtifactHandler::Impl {
     const auto& domain = *std::get<const config::DomainConfig*>(d);
     auto r = repo_of(domain, call.qs("repository"));
     if (auto* e = std::get_if<ApiError>(&r)) return Reply::fail(*e);
-    return Reply::ok({{"repositoryEndpoint", call.base_url + "/" + domain.name + "/" + call.qs("format") + "/" +
-                                                 call.qs("repository") + "/"}});
+    return Reply::ok(
+        {{"repositoryEndpoint", call.base_url + "/" + domain.name + "/" + call.qs("format") + "/" +
+                                    call.qs("repository") + "/"}});
   }
 
   Reply get_authorization_token(const Call& call) {
@@ -993,21 +1065,24 @@ struct CodeArtifactHandler::Impl {
     if (auto v = call.q("duration")) {
       int64_t n = std::stoll(*v);  // validated by check_query
       if (n > max) {
-        return Reply::fail(ca::validation_error("durationSeconds " + *v + " exceeds the configured maximum of " +
-                                                std::to_string(max)));
+        return Reply::fail(ca::validation_error(
+            "durationSeconds " + *v + " exceeds the configured maximum of " + std::to_string(max)));
       }
       if (n != 0) duration = n;
     }
-    if (!ctx.tokens) return Reply::fail(ca::internal_error("authorization tokens are not available"));
+    if (!ctx.tokens)
+      return Reply::fail(ca::internal_error("authorization tokens are not available"));
     const int64_t now = now_unix_ms() / 1000;
-    auth::TokenClaims claims{domain.name, owner_of(domain), call.access_key_id, now + duration, now};
+    auth::TokenClaims claims{domain.name, owner_of(domain), call.access_key_id, now + duration,
+                             now};
     std::string token = ctx.tokens->issue(claims);
     return Reply::ok({{"authorizationToken", token}, {"expiration", now + duration}});
   }
 
   // --- Permissions policies ---
 
-  json policy_json(const std::string& arn, const std::string& revision, const std::string& document) {
+  json policy_json(const std::string& arn, const std::string& revision,
+                   const std::string& document) {
     return {{"resourceArn", arn}, {"revision", revision}, {"document", document}};
   }
 
@@ -1026,13 +1101,15 @@ struct CodeArtifactHandler::Impl {
     }
     config::DomainConfig d = *found;
     if (!revision.empty() && revision != d.policy_revision) {
-      return Reply::fail(ca::conflict("the policy revision does not match the current one", "domain", d.name));
+      return Reply::fail(
+          ca::conflict("the policy revision does not match the current one", "domain", d.name));
     }
     d.policy = document;
     d.policy_revision = new_revision(document);
     if (auto s = save_domain(d); !s) return Reply::fail(ca::internal_error(s.error().message));
     if (auto s = apply_domain(d); !s) return Reply::fail(ca::internal_error(s.error().message));
-    return Reply::ok({{"policy", policy_json(ca::domain_arn(region(), owner_of(d), d.name), d.policy_revision, d.policy)}});
+    return Reply::ok({{"policy", policy_json(ca::domain_arn(region(), owner_of(d), d.name),
+                                             d.policy_revision, d.policy)}});
   }
 
   Reply get_domain_policy(const Call& call) {
@@ -1040,10 +1117,12 @@ struct CodeArtifactHandler::Impl {
     if (auto* e = std::get_if<ApiError>(&d)) return Reply::fail(*e);
     const auto& domain = *std::get<const config::DomainConfig*>(d);
     if (domain.policy.empty()) {
-      return Reply::fail(ca::not_found("Domain " + domain.name + " has no resource policy", "domain", domain.name));
+      return Reply::fail(ca::not_found("Domain " + domain.name + " has no resource policy",
+                                       "domain", domain.name));
     }
-    return Reply::ok({{"policy", policy_json(ca::domain_arn(region(), owner_of(domain), domain.name),
-                                             domain.policy_revision, domain.policy)}});
+    return Reply::ok(
+        {{"policy", policy_json(ca::domain_arn(region(), owner_of(domain), domain.name),
+                                domain.policy_revision, domain.policy)}});
   }
 
   Reply delete_domain_policy(const Call& call) {
@@ -1051,11 +1130,15 @@ struct CodeArtifactHandler::Impl {
     auto found = domain_of(call);
     if (auto* e = std::get_if<ApiError>(&found)) return Reply::fail(*e);
     config::DomainConfig d = *std::get<const config::DomainConfig*>(found);
-    if (d.policy.empty()) return Reply::fail(ca::not_found("Domain " + d.name + " has no resource policy", "domain", d.name));
+    if (d.policy.empty())
+      return Reply::fail(
+          ca::not_found("Domain " + d.name + " has no resource policy", "domain", d.name));
     if (auto rev = call.q("policy-revision"); rev && *rev != d.policy_revision) {
-      return Reply::fail(ca::conflict("the policy revision does not match the current one", "domain", d.name));
+      return Reply::fail(
+          ca::conflict("the policy revision does not match the current one", "domain", d.name));
     }
-    json out = policy_json(ca::domain_arn(region(), owner_of(d), d.name), d.policy_revision, d.policy);
+    json out =
+        policy_json(ca::domain_arn(region(), owner_of(d), d.name), d.policy_revision, d.policy);
     d.policy.clear();
     d.policy_revision.clear();
     if (auto s = save_domain(d); !s) return Reply::fail(ca::internal_error(s.error().message));
@@ -1069,16 +1152,19 @@ struct CodeArtifactHandler::Impl {
     if (auto e = body_string(call.body, "policyDocument", document, true)) return Reply::fail(*e);
     if (auto e = ca::check_policy_document(document)) return Reply::fail(*e);
     std::string arn;
-    auto reply = change_repository(call, [&](const config::DomainConfig& d, config::RepositoryConfig& r) -> std::optional<ApiError> {
-      if (!revision.empty() && revision != r.policy_revision) {
-        return ca::conflict("the policy revision does not match the current one", "repository", r.name);
-      }
-      r.policy = document;
-      r.policy_revision = new_revision(document);
-      revision = r.policy_revision;
-      arn = ca::repository_arn(region(), owner_of(d), d.name, r.name);
-      return std::nullopt;
-    });
+    auto reply = change_repository(
+        call,
+        [&](const config::DomainConfig& d, config::RepositoryConfig& r) -> std::optional<ApiError> {
+          if (!revision.empty() && revision != r.policy_revision) {
+            return ca::conflict("the policy revision does not match the current one", "repository",
+                                r.name);
+          }
+          r.policy = document;
+          r.policy_revision = new_revision(document);
+          revision = r.policy_revision;
+          arn = ca::repository_arn(region(), owner_of(d), d.name, r.name);
+          return std::nullopt;
+        });
     if (reply.error) return reply;
     return Reply::ok({{"policy", policy_json(arn, revision, document)}});
   }
@@ -1091,24 +1177,32 @@ struct CodeArtifactHandler::Impl {
     if (auto* e = std::get_if<ApiError>(&found)) return Reply::fail(*e);
     const auto& r = *std::get<const config::RepositoryConfig*>(found);
     if (r.policy.empty()) {
-      return Reply::fail(ca::not_found("Repository " + r.name + " has no resource policy", "repository", r.name));
+      return Reply::fail(
+          ca::not_found("Repository " + r.name + " has no resource policy", "repository", r.name));
     }
-    return Reply::ok({{"policy", policy_json(ca::repository_arn(region(), owner_of(domain), domain.name, r.name),
-                                             r.policy_revision, r.policy)}});
+    return Reply::ok(
+        {{"policy", policy_json(ca::repository_arn(region(), owner_of(domain), domain.name, r.name),
+                                r.policy_revision, r.policy)}});
   }
 
   Reply delete_repository_policy(const Call& call) {
     json out;
-    auto reply = change_repository(call, [&](const config::DomainConfig& d, config::RepositoryConfig& r) -> std::optional<ApiError> {
-      if (r.policy.empty()) return ca::not_found("Repository " + r.name + " has no resource policy", "repository", r.name);
-      if (auto rev = call.q("policy-revision"); rev && *rev != r.policy_revision) {
-        return ca::conflict("the policy revision does not match the current one", "repository", r.name);
-      }
-      out = policy_json(ca::repository_arn(region(), owner_of(d), d.name, r.name), r.policy_revision, r.policy);
-      r.policy.clear();
-      r.policy_revision.clear();
-      return std::nullopt;
-    });
+    auto reply = change_repository(
+        call,
+        [&](const config::DomainConfig& d, config::RepositoryConfig& r) -> std::optional<ApiError> {
+          if (r.policy.empty())
+            return ca::not_found("Repository " + r.name + " has no resource policy", "repository",
+                                 r.name);
+          if (auto rev = call.q("policy-revision"); rev && *rev != r.policy_revision) {
+            return ca::conflict("the policy revision does not match the current one", "repository",
+                                r.name);
+          }
+          out = policy_json(ca::repository_arn(region(), owner_of(d), d.name, r.name),
+                            r.policy_revision, r.policy);
+          r.policy.clear();
+          r.policy_revision.clear();
+          return std::nullopt;
+        });
     if (reply.error) return reply;
     return Reply::ok({{"policy", out}});
   }
@@ -1117,11 +1211,14 @@ struct CodeArtifactHandler::Impl {
 
   // Applies `change` to the tags of the resource an ARN names.
   Reply with_resource_tags(const Call& call,
-                           const std::function<std::optional<ApiError>(std::vector<std::pair<std::string, std::string>>&)>& change,
+                           const std::function<std::optional<ApiError>(
+                               std::vector<std::pair<std::string, std::string>>&)>& change,
                            bool write) {
     const std::string arn = call.qs("resourceArn");
     auto parsed = ca::parse_arn(arn);
-    if (!parsed) return Reply::fail(ca::validation_error("not a CodeArtifact domain or repository ARN: " + arn));
+    if (!parsed)
+      return Reply::fail(
+          ca::validation_error("not a CodeArtifact domain or repository ARN: " + arn));
     std::unique_lock<std::mutex> lock(write_mutex, std::defer_lock);
     if (write) lock.lock();
     auto* d = ctx.topology.domain(parsed->domain);
@@ -1134,8 +1231,10 @@ struct CodeArtifactHandler::Impl {
       if (auto e = change(copy.tags)) return Reply::fail(*e);
       tags = copy.tags;
       if (write) {
-        if (auto s = save_domain(copy); !s) return Reply::fail(ca::internal_error(s.error().message));
-        if (auto s = apply_domain(copy); !s) return Reply::fail(ca::internal_error(s.error().message));
+        if (auto s = save_domain(copy); !s)
+          return Reply::fail(ca::internal_error(s.error().message));
+        if (auto s = apply_domain(copy); !s)
+          return Reply::fail(ca::internal_error(s.error().message));
       }
     } else {
       auto found = repo_of(*d, parsed->repository);
@@ -1146,8 +1245,10 @@ struct CodeArtifactHandler::Impl {
       if (auto e = change(copy.tags)) return Reply::fail(*e);
       tags = copy.tags;
       if (write) {
-        if (auto s = save_repo(d->name, copy); !s) return Reply::fail(ca::internal_error(s.error().message));
-        if (auto s = apply_repo(d->name, copy); !s) return Reply::fail(ca::internal_error(s.error().message));
+        if (auto s = save_repo(d->name, copy); !s)
+          return Reply::fail(ca::internal_error(s.error().message));
+        if (auto s = apply_repo(d->name, copy); !s)
+          return Reply::fail(ca::internal_error(s.error().message));
       }
     }
     if (write) return Reply::ok(json::object());
@@ -1156,7 +1257,8 @@ struct CodeArtifactHandler::Impl {
 
   Reply tag_resource(const Call& call) {
     if (!call.body.contains("tags")) return Reply::fail(ca::validation_error("'tags' is required"));
-    return with_resource_tags(call, [&](auto& tags) { return body_tags(call.body, tags, true); }, true);
+    return with_resource_tags(
+        call, [&](auto& tags) { return body_tags(call.body, tags, true); }, true);
   }
   Reply untag_resource(const Call& call) {
     auto it = call.body.find("tagKeys");
@@ -1165,18 +1267,26 @@ struct CodeArtifactHandler::Impl {
     }
     std::vector<std::string> keys;
     for (auto& k : *it) {
-      if (!k.is_string()) return Reply::fail(ca::validation_error("'tagKeys' must be a list of strings"));
+      if (!k.is_string())
+        return Reply::fail(ca::validation_error("'tagKeys' must be a list of strings"));
       keys.push_back(k);
     }
-    return with_resource_tags(call, [&](auto& tags) -> std::optional<ApiError> {
-      tags.erase(std::remove_if(tags.begin(), tags.end(),
-                                [&](auto& t) { return std::find(keys.begin(), keys.end(), t.first) != keys.end(); }),
-                 tags.end());
-      return std::nullopt;
-    }, true);
+    return with_resource_tags(
+        call,
+        [&](auto& tags) -> std::optional<ApiError> {
+          tags.erase(std::remove_if(tags.begin(), tags.end(),
+                                    [&](auto& t) {
+                                      return std::find(keys.begin(), keys.end(), t.first) !=
+                                             keys.end();
+                                    }),
+                     tags.end());
+          return std::nullopt;
+        },
+        true);
   }
   Reply list_tags(const Call& call) {
-    return with_resource_tags(call, [](auto&) -> std::optional<ApiError> { return std::nullopt; }, false);
+    return with_resource_tags(
+        call, [](auto&) -> std::optional<ApiError> { return std::nullopt; }, false);
   }
 
   // --- Packages and versions ---
@@ -1188,7 +1298,8 @@ struct CodeArtifactHandler::Impl {
     auto r = repo_of(domain, call.qs("repository"));
     if (auto* e = std::get_if<ApiError>(&r)) return Reply::fail(*e);
     int max = k_default_page;
-    if (auto e = ca::parse_max_results(call.q("max-results"), k_default_page, max)) return Reply::fail(*e);
+    if (auto e = ca::parse_max_results(call.q("max-results"), k_default_page, max))
+      return Reply::fail(*e);
     const std::string base = domain.name + k_sep + call.qs("repository") + k_sep;
     // Packages are those with a package record or at least one version.
     struct Pkg {
@@ -1196,8 +1307,10 @@ struct CodeArtifactHandler::Impl {
       std::vector<VersionRecord> versions;
     };
     std::map<std::string, Pkg> pkgs;
-    auto pk_rows = ctx.store.scan(cache::Space::index, "pk" + std::string(1, k_sep) + base, 100'000'000);
-    auto pv_rows = ctx.store.scan(cache::Space::index, "pv" + std::string(1, k_sep) + base, 100'000'000);
+    auto pk_rows =
+        ctx.store.scan(cache::Space::index, "pk" + std::string(1, k_sep) + base, 100'000'000);
+    auto pv_rows =
+        ctx.store.scan(cache::Space::index, "pv" + std::string(1, k_sep) + base, 100'000'000);
     if (!pk_rows || !pv_rows) return Reply::fail(ca::internal_error("index scan failed"));
     auto add = [&](const std::string& key, const std::string* value) {
       auto parts = split_key(key);
@@ -1227,7 +1340,8 @@ struct CodeArtifactHandler::Impl {
       items.emplace_back(id, package_summary(p.key, origin));
     }
     using Item = std::pair<std::string, json>;
-    auto page = paginate(std::move(items), [](const Item& i) { return i.first; }, call.q("next-token"), max);
+    auto page = paginate(
+        std::move(items), [](const Item& i) { return i.first; }, call.q("next-token"), max);
     if (auto* e = std::get_if<ApiError>(&page)) return Reply::fail(*e);
     auto& [list_items, next] = std::get<0>(page);
     json list = json::array();
@@ -1243,13 +1357,15 @@ struct CodeArtifactHandler::Impl {
     auto& pr = std::get<PackageRef>(ref);
     auto versions = package_versions(pr);
     if (auto* e = std::get_if<ApiError>(&versions)) return Reply::fail(*e);
-    json pkg = {{"format", pr.key.format}, {"name", pr.key.name},
+    json pkg = {{"format", pr.key.format},
+                {"name", pr.key.name},
                 {"originConfiguration", restrictions_for(std::get<0>(versions))}};
     if (!pr.key.ns.empty()) pkg["namespace"] = pr.key.ns;
     return Reply::ok({{"package", pkg}});
   }
 
-  std::optional<std::string> default_display_version(const PackageKey& k, const std::vector<VersionRecord>& versions) {
+  std::optional<std::string> default_display_version(const PackageKey& k,
+                                                     const std::vector<VersionRecord>& versions) {
     if (k.format == "npm") {
       auto pkg = find_package(ctx.store, k);
       if (pkg && *pkg) {
@@ -1263,7 +1379,8 @@ struct CodeArtifactHandler::Impl {
     }
     const VersionRecord* best = nullptr;
     for (auto& v : versions) {
-      if (v.status == "Published" && (!best || v.published_unix_ms >= best->published_unix_ms)) best = &v;
+      if (v.status == "Published" && (!best || v.published_unix_ms >= best->published_unix_ms))
+        best = &v;
     }
     if (best) return best->version;
     return std::nullopt;
@@ -1283,7 +1400,8 @@ struct CodeArtifactHandler::Impl {
     if (auto* e = std::get_if<ApiError>(&found)) return Reply::fail(*e);
     auto& versions = std::get<0>(found);
     int max = k_default_page;
-    if (auto e = ca::parse_max_results(call.q("max-results"), k_default_page, max)) return Reply::fail(*e);
+    if (auto e = ca::parse_max_results(call.q("max-results"), k_default_page, max))
+      return Reply::fail(*e);
     const auto status = call.q("status");
     const auto origin_type = call.q("originType");
     const bool by_time = call.q("sortBy").has_value();
@@ -1291,16 +1409,20 @@ struct CodeArtifactHandler::Impl {
     for (auto& v : versions) {
       if (status && v.status != *status) continue;
       if (origin_type && v.origin != *origin_type) continue;
-      json item = {{"version", v.version}, {"revision", version_revision(v)}, {"status", v.status},
+      json item = {{"version", v.version},
+                   {"revision", version_revision(v)},
+                   {"status", v.status},
                    {"origin", origin_json(*pr.repo, v)}};
       // Sort keys: newest first by published time, or by version string.
       char buf[32];
-      std::snprintf(buf, sizeof(buf), "%020lld", static_cast<long long>(INT64_MAX - v.published_unix_ms));
+      std::snprintf(buf, sizeof(buf), "%020lld",
+                    static_cast<long long>(INT64_MAX - v.published_unix_ms));
       std::string key = by_time ? std::string(buf) + k_sep + v.version : v.version;
       items.emplace_back(key, item);
     }
     using Item = std::pair<std::string, json>;
-    auto page = paginate(std::move(items), [](const Item& i) { return i.first; }, call.q("next-token"), max);
+    auto page = paginate(
+        std::move(items), [](const Item& i) { return i.first; }, call.q("next-token"), max);
     if (auto* e = std::get_if<ApiError>(&page)) return Reply::fail(*e);
     auto& [list_items, next] = std::get<0>(page);
     json list = json::array();
@@ -1334,8 +1456,10 @@ struct CodeArtifactHandler::Impl {
       if (auto s = str(m, "description"); !s.empty()) pv["summary"] = s;
       if (auto s = str(m, "homepage"); !s.empty()) pv["homePage"] = s;
       if (auto it = m.find("repository"); it != m.end()) {
-        if (it->is_string()) pv["sourceCodeRepository"] = *it;
-        else if (it->is_object() && it->contains("url") && (*it)["url"].is_string()) pv["sourceCodeRepository"] = (*it)["url"];
+        if (it->is_string())
+          pv["sourceCodeRepository"] = *it;
+        else if (it->is_object() && it->contains("url") && (*it)["url"].is_string())
+          pv["sourceCodeRepository"] = (*it)["url"];
       }
       if (auto it = m.find("license"); it != m.end() && it->is_string()) {
         pv["licenses"].push_back({{"name", *it}});
@@ -1352,10 +1476,12 @@ struct CodeArtifactHandler::Impl {
     if (auto* e = std::get_if<ApiError>(&found)) return Reply::fail(*e);
     auto& v = std::get<VersionRecord>(found);
     int max = k_default_page;
-    if (auto e = ca::parse_max_results(call.q("max-results"), k_default_page, max)) return Reply::fail(*e);
+    if (auto e = ca::parse_max_results(call.q("max-results"), k_default_page, max))
+      return Reply::fail(*e);
     using Item = std::pair<std::string, AssetRecord>;
     std::vector<Item> assets(v.assets.begin(), v.assets.end());
-    auto page = paginate(std::move(assets), [](const Item& i) { return i.first; }, call.q("next-token"), max);
+    auto page = paginate(
+        std::move(assets), [](const Item& i) { return i.first; }, call.q("next-token"), max);
     if (auto* e = std::get_if<ApiError>(&page)) return Reply::fail(*e);
     auto& [items, next] = std::get<0>(page);
     json list = json::array();
@@ -1377,18 +1503,22 @@ struct CodeArtifactHandler::Impl {
     auto& v = std::get<VersionRecord>(found);
     const std::string revision = version_revision(v);
     if (auto rev = call.q("revision"); rev && *rev != revision) {
-      return Reply::fail(ca::not_found("no revision " + *rev + " of " + v.version, "package-version", v.version));
+      return Reply::fail(
+          ca::not_found("no revision " + *rev + " of " + v.version, "package-version", v.version));
     }
     if (v.status == "Archived" || v.status == "Disposed") {
-      return Reply::fail(ca::conflict("Package version " + v.version + " is " + v.status + "; its assets cannot be read",
-                                      "package-version", v.version));
+      return Reply::fail(ca::conflict(
+          "Package version " + v.version + " is " + v.status + "; its assets cannot be read",
+          "package-version", v.version));
     }
     const std::string asset_name = call.qs("asset");
     for (auto& [name, a] : v.assets) {
       if (name != asset_name) continue;
       auto sha = from_hex<32>(a.sha256_hex);
-      auto rec = sha ? ctx.store.find_blob(*sha) : Result<std::optional<cache::BlobRecord>>(std::nullopt);
-      if (!rec || !*rec) return Reply::fail(ca::internal_error("the asset's content is missing from the store"));
+      auto rec =
+          sha ? ctx.store.find_blob(*sha) : Result<std::optional<cache::BlobRecord>>(std::nullopt);
+      if (!rec || !*rec)
+        return Reply::fail(ca::internal_error("the asset's content is missing from the store"));
       Reply r;
       r.blob = **rec;
       r.headers = {{"Content-Type", "application/octet-stream"},
@@ -1443,8 +1573,10 @@ struct CodeArtifactHandler::Impl {
               name = name.substr(slash + 1);
             }
           }
-          json dep = {{"package", name}, {"dependencyType", type},
-                      {"versionRequirement", d.value().is_string() ? d.value().get<std::string>() : ""}};
+          json dep = {
+              {"package", name},
+              {"dependencyType", type},
+              {"versionRequirement", d.value().is_string() ? d.value().get<std::string>() : ""}};
           if (!ns.empty()) dep["namespace"] = ns;
           deps.push_back(dep);
         }
@@ -1465,17 +1597,21 @@ struct CodeArtifactHandler::Impl {
     std::vector<VersionRecord> targets;
   };
 
-  std::variant<BatchPlan, ApiError> plan_batch(const PackageRef& pr, const std::vector<std::string>& versions,
-                                               const std::map<std::string, std::string>& revisions,
-                                               const std::optional<std::string>& expected_status,
-                                               const std::function<std::optional<std::pair<std::string, std::string>>(const VersionRecord&)>& refuse) {
+  std::variant<BatchPlan, ApiError> plan_batch(
+      const PackageRef& pr, const std::vector<std::string>& versions,
+      const std::map<std::string, std::string>& revisions,
+      const std::optional<std::string>& expected_status,
+      const std::function<std::optional<std::pair<std::string, std::string>>(const VersionRecord&)>&
+          refuse) {
     auto all = package_versions(pr);
     if (auto* e = std::get_if<ApiError>(&all)) return *e;
     std::vector<std::string> names = versions;
     for (auto& [v, rev] : revisions) {
       if (std::find(names.begin(), names.end(), v) == names.end()) names.push_back(v);
     }
-    if (names.empty()) return ca::validation_error("'versions' or 'versionRevisions' must name at least one version");
+    if (names.empty())
+      return ca::validation_error(
+          "'versions' or 'versionRevisions' must name at least one version");
     BatchPlan plan;
     for (auto& name : names) {
       auto found = std::find_if(std::get<0>(all).begin(), std::get<0>(all).end(),
@@ -1487,12 +1623,14 @@ struct CodeArtifactHandler::Impl {
         fail("NOT_FOUND", "Package version not found: " + name);
         continue;
       }
-      if (auto rev = revisions.find(name); rev != revisions.end() && rev->second != version_revision(*found)) {
+      if (auto rev = revisions.find(name);
+          rev != revisions.end() && rev->second != version_revision(*found)) {
         fail("MISMATCHED_REVISION", "the revision of " + name + " is not " + rev->second);
         continue;
       }
       if (expected_status && found->status != *expected_status) {
-        fail("MISMATCHED_STATUS", "the status of " + name + " is " + found->status + ", not " + *expected_status);
+        fail("MISMATCHED_STATUS",
+             "the status of " + name + " is " + found->status + ", not " + *expected_status);
         continue;
       }
       if (auto why = refuse(*found)) {
@@ -1503,8 +1641,9 @@ struct CodeArtifactHandler::Impl {
     }
     if (!plan.failed.empty()) {
       for (auto& t : plan.targets) {
-        plan.failed[t.version] = {{"errorCode", "SKIPPED"},
-                                  {"errorMessage", "skipped because another version in the request failed"}};
+        plan.failed[t.version] = {
+            {"errorCode", "SKIPPED"},
+            {"errorMessage", "skipped because another version in the request failed"}};
       }
       plan.targets.clear();
     }
@@ -1525,7 +1664,8 @@ struct CodeArtifactHandler::Impl {
   }
 
   // npm dist-tags must not point at versions that are gone or hidden.
-  void fix_dist_tags(const PackageKey& k, cache::Batch& batch, const std::set<std::string>& removed) {
+  void fix_dist_tags(const PackageKey& k, cache::Batch& batch,
+                     const std::set<std::string>& removed) {
     if (k.format != "npm" || removed.empty()) return;
     auto pkg = find_package(ctx.store, k);
     if (!pkg || !*pkg) return;
@@ -1565,18 +1705,23 @@ struct CodeArtifactHandler::Impl {
     std::string target;
     if (auto e = body_string(call.body, "targetStatus", target, true)) return Reply::fail(*e);
     if (target != "Published" && target != "Unlisted" && target != "Archived") {
-      return Reply::fail(ca::validation_error("targetStatus must be Published, Unlisted or Archived, not '" +
-                                              target.substr(0, 40) + "'"));
+      return Reply::fail(
+          ca::validation_error("targetStatus must be Published, Unlisted or Archived, not '" +
+                               target.substr(0, 40) + "'"));
     }
     std::lock_guard lock(write_mutex);
-    auto planned = plan_batch(pr, versions, revisions, expected, [&](const VersionRecord& v)
-                                  -> std::optional<std::pair<std::string, std::string>> {
-      if (v.status == "Disposed") return std::make_pair(std::string("NOT_ALLOWED"), "version " + v.version + " is Disposed");
-      if (v.status == "Unfinished" && target != "Published") {
-        return std::make_pair(std::string("NOT_ALLOWED"), "version " + v.version + " is Unfinished");
-      }
-      return std::nullopt;
-    });
+    auto planned = plan_batch(
+        pr, versions, revisions, expected,
+        [&](const VersionRecord& v) -> std::optional<std::pair<std::string, std::string>> {
+          if (v.status == "Disposed")
+            return std::make_pair(std::string("NOT_ALLOWED"),
+                                  "version " + v.version + " is Disposed");
+          if (v.status == "Unfinished" && target != "Published") {
+            return std::make_pair(std::string("NOT_ALLOWED"),
+                                  "version " + v.version + " is Unfinished");
+          }
+          return std::nullopt;
+        });
     if (auto* e = std::get_if<ApiError>(&planned)) return Reply::fail(*e);
     auto& plan = std::get<BatchPlan>(planned);
     cache::Batch batch;
@@ -1587,7 +1732,8 @@ struct CodeArtifactHandler::Impl {
     }
     if (!plan.targets.empty()) {
       // (npm dist-tags stay: the packument hides tags of versions that are not listed.)
-      if (auto s = ctx.store.commit(std::move(batch), true); !s) return Reply::fail(ca::internal_error(s.error().message));
+      if (auto s = ctx.store.commit(std::move(batch), true); !s)
+        return Reply::fail(ca::internal_error(s.error().message));
     }
     Reply r = Reply::ok({{"successfulVersions", plan.successful}, {"failedVersions", plan.failed}});
     r.generation_changed = !plan.targets.empty();
@@ -1603,17 +1749,19 @@ struct CodeArtifactHandler::Impl {
     std::optional<std::string> expected;
     if (auto e = batch_inputs(call, versions, revisions, expected)) return Reply::fail(*e);
     std::lock_guard lock(write_mutex);
-    auto planned = plan_batch(pr, versions, revisions, expected,
-                              [](const VersionRecord&) -> std::optional<std::pair<std::string, std::string>> {
-                                return std::nullopt;
-                              });
+    auto planned =
+        plan_batch(pr, versions, revisions, expected,
+                   [](const VersionRecord&) -> std::optional<std::pair<std::string, std::string>> {
+                     return std::nullopt;
+                   });
     if (auto* e = std::get_if<ApiError>(&planned)) return Reply::fail(*e);
     auto& plan = std::get<BatchPlan>(planned);
     cache::Batch batch;
     std::set<std::string> gone;
     for (auto& v : plan.targets) {
       for (auto& [name, a] : v.assets) {
-        batch.del(cache::Space::index, asset_key(pr.key, pr.key.format == "generic" ? v.version + "/" + name : name));
+        batch.del(cache::Space::index,
+                  asset_key(pr.key, pr.key.format == "generic" ? v.version + "/" + name : name));
       }
       v.assets.clear();
       v.status = "Disposed";
@@ -1623,7 +1771,8 @@ struct CodeArtifactHandler::Impl {
     }
     if (!plan.targets.empty()) {
       fix_dist_tags(pr.key, batch, gone);
-      if (auto s = ctx.store.commit(std::move(batch), true); !s) return Reply::fail(ca::internal_error(s.error().message));
+      if (auto s = ctx.store.commit(std::move(batch), true); !s)
+        return Reply::fail(ca::internal_error(s.error().message));
     }
     Reply r = Reply::ok({{"successfulVersions", plan.successful}, {"failedVersions", plan.failed}});
     r.generation_changed = !plan.targets.empty();
@@ -1639,17 +1788,19 @@ struct CodeArtifactHandler::Impl {
     std::optional<std::string> expected;
     if (auto e = batch_inputs(call, versions, revisions, expected)) return Reply::fail(*e);
     std::lock_guard lock(write_mutex);
-    auto planned = plan_batch(pr, versions, revisions, expected,
-                              [](const VersionRecord&) -> std::optional<std::pair<std::string, std::string>> {
-                                return std::nullopt;
-                              });
+    auto planned =
+        plan_batch(pr, versions, revisions, expected,
+                   [](const VersionRecord&) -> std::optional<std::pair<std::string, std::string>> {
+                     return std::nullopt;
+                   });
     if (auto* e = std::get_if<ApiError>(&planned)) return Reply::fail(*e);
     auto& plan = std::get<BatchPlan>(planned);
     cache::Batch batch;
     std::set<std::string> gone;
     for (auto& v : plan.targets) {
       for (auto& [name, a] : v.assets) {
-        batch.del(cache::Space::index, asset_key(pr.key, pr.key.format == "generic" ? v.version + "/" + name : name));
+        batch.del(cache::Space::index,
+                  asset_key(pr.key, pr.key.format == "generic" ? v.version + "/" + name : name));
       }
       batch.del(cache::Space::index, version_key(pr.key, v.version));
       plan.successful[v.version] = {{"revision", version_revision(v)}, {"status", "Deleted"}};
@@ -1657,7 +1808,8 @@ struct CodeArtifactHandler::Impl {
     }
     if (!plan.targets.empty()) {
       fix_dist_tags(pr.key, batch, gone);
-      if (auto s = ctx.store.commit(std::move(batch), true); !s) return Reply::fail(ca::internal_error(s.error().message));
+      if (auto s = ctx.store.commit(std::move(batch), true); !s)
+        return Reply::fail(ca::internal_error(s.error().message));
     }
     Reply r = Reply::ok({{"successfulVersions", plan.successful}, {"failedVersions", plan.failed}});
     r.generation_changed = !plan.targets.empty();
@@ -1676,9 +1828,12 @@ struct CodeArtifactHandler::Impl {
     batch.del(cache::Space::index, package_key(pr.key));
     auto pv = version_prefix(pr.key);
     auto as = "as" + pv.substr(2);  // same fields, asset kind
-    if (auto s = delete_prefix(batch, pv); !s) return Reply::fail(ca::internal_error(s.error().message));
-    if (auto s = delete_prefix(batch, as); !s) return Reply::fail(ca::internal_error(s.error().message));
-    if (auto s = ctx.store.commit(std::move(batch), true); !s) return Reply::fail(ca::internal_error(s.error().message));
+    if (auto s = delete_prefix(batch, pv); !s)
+      return Reply::fail(ca::internal_error(s.error().message));
+    if (auto s = delete_prefix(batch, as); !s)
+      return Reply::fail(ca::internal_error(s.error().message));
+    if (auto s = ctx.store.commit(std::move(batch), true); !s)
+      return Reply::fail(ca::internal_error(s.error().message));
     Reply r = Reply::ok({{"deletedPackage", summary}});
     r.generation_changed = true;
     return r;
@@ -1692,18 +1847,22 @@ struct CodeArtifactHandler::Impl {
     auto& src = std::get<PackageRef>(src_ref);
     auto& dst = std::get<PackageRef>(dst_ref);
     if (src.repo->name == dst.repo->name) {
-      return Reply::fail(ca::validation_error("the source and destination repositories must differ"));
+      return Reply::fail(
+          ca::validation_error("the source and destination repositories must differ"));
     }
     std::vector<std::string> versions;
     std::map<std::string, std::string> revisions;
     if (auto e = body_versions(call.body, versions, &revisions)) return Reply::fail(*e);
     if (versions.empty() == revisions.empty()) {
-      return Reply::fail(ca::validation_error("give exactly one of 'versions' and 'versionRevisions'"));
+      return Reply::fail(
+          ca::validation_error("give exactly one of 'versions' and 'versionRevisions'"));
     }
     for (auto& [v, rev] : revisions) versions.push_back(v);
     bool overwrite = false, from_upstream = false;
-    if (auto it = call.body.find("allowOverwrite"); it != call.body.end() && it->is_boolean()) overwrite = *it;
-    if (auto it = call.body.find("includeFromUpstream"); it != call.body.end() && it->is_boolean()) from_upstream = *it;
+    if (auto it = call.body.find("allowOverwrite"); it != call.body.end() && it->is_boolean())
+      overwrite = *it;
+    if (auto it = call.body.find("includeFromUpstream"); it != call.body.end() && it->is_boolean())
+      from_upstream = *it;
     std::lock_guard lock(write_mutex);
     std::vector<const config::RepositoryConfig*> sources{src.repo};
     if (from_upstream) sources = ctx.topology.resolution_order(src.domain->name, src.repo->name);
@@ -1724,27 +1883,33 @@ struct CodeArtifactHandler::Impl {
         }
       }
       if (!found) {
-        failed[name] = {{"errorCode", "NOT_FOUND"}, {"errorMessage", "Package version not found: " + name}};
+        failed[name] = {{"errorCode", "NOT_FOUND"},
+                        {"errorMessage", "Package version not found: " + name}};
         continue;
       }
-      if (auto rev = revisions.find(name); rev != revisions.end() && rev->second != version_revision(*found)) {
-        failed[name] = {{"errorCode", "MISMATCHED_REVISION"}, {"errorMessage", "revision mismatch for " + name}};
+      if (auto rev = revisions.find(name);
+          rev != revisions.end() && rev->second != version_revision(*found)) {
+        failed[name] = {{"errorCode", "MISMATCHED_REVISION"},
+                        {"errorMessage", "revision mismatch for " + name}};
         continue;
       }
       if (found->status == "Disposed" || found->status == "Unfinished") {
-        failed[name] = {{"errorCode", "NOT_ALLOWED"}, {"errorMessage", name + " is " + found->status}};
+        failed[name] = {{"errorCode", "NOT_ALLOWED"},
+                        {"errorMessage", name + " is " + found->status}};
         continue;
       }
       auto existing = find_version(ctx.store, dst.key, name);
       if (existing && *existing && !overwrite) {
-        failed[name] = {{"errorCode", "ALREADY_EXISTS"}, {"errorMessage", name + " already exists in " + dst.repo->name}};
+        failed[name] = {{"errorCode", "ALREADY_EXISTS"},
+                        {"errorMessage", name + " already exists in " + dst.repo->name}};
         continue;
       }
       copies.emplace_back(*found, from);
     }
     if (!failed.empty()) {
       for (auto& [v, from] : copies) {
-        failed[v.version] = {{"errorCode", "SKIPPED"}, {"errorMessage", "skipped because another version failed"}};
+        failed[v.version] = {{"errorCode", "SKIPPED"},
+                             {"errorMessage", "skipped because another version failed"}};
       }
       copies.clear();
     }
@@ -1753,7 +1918,8 @@ struct CodeArtifactHandler::Impl {
       batch.put(cache::Space::index, version_key(dst.key, v.version), encode(v));
       for (auto& [name, a] : v.assets) {
         batch.put(cache::Space::index,
-                  asset_key(dst.key, dst.key.format == "generic" ? v.version + "/" + name : name), encode(a));
+                  asset_key(dst.key, dst.key.format == "generic" ? v.version + "/" + name : name),
+                  encode(a));
       }
       successful[v.version] = {{"revision", version_revision(v)}, {"status", v.status}};
       copied.insert(v.version);
@@ -1761,7 +1927,8 @@ struct CodeArtifactHandler::Impl {
     if (!copies.empty()) {
       // npm: dist-tags that point at copied versions come along (and win in the destination).
       auto dst_pkg = find_package(ctx.store, dst.key);
-      PackageRecord record = dst_pkg && *dst_pkg ? **dst_pkg : PackageRecord{json::object(), now_unix_ms()};
+      PackageRecord record =
+          dst_pkg && *dst_pkg ? **dst_pkg : PackageRecord{json::object(), now_unix_ms()};
       if (src.key.format == "npm") {
         for (auto& [v, from] : copies) {
           auto src_pkg = find_package(ctx.store, from);
@@ -1772,7 +1939,8 @@ struct CodeArtifactHandler::Impl {
         }
       }
       batch.put(cache::Space::index, package_key(dst.key), encode(record));
-      if (auto s = ctx.store.commit(std::move(batch), true); !s) return Reply::fail(ca::internal_error(s.error().message));
+      if (auto s = ctx.store.commit(std::move(batch), true); !s)
+        return Reply::fail(ca::internal_error(s.error().message));
     }
     Reply r = Reply::ok({{"successfulVersions", successful}, {"failedVersions", failed}});
     r.generation_changed = !copies.empty();
@@ -1784,16 +1952,19 @@ struct CodeArtifactHandler::Impl {
     if (auto* e = std::get_if<ApiError>(&ref)) return Reply::fail(*e);
     auto& pr = std::get<PackageRef>(ref);
     if (pr.key.format != "generic") {
-      return Reply::fail(ca::validation_error("PublishPackageVersion supports only the generic format"));
+      return Reply::fail(
+          ca::validation_error("PublishPackageVersion supports only the generic format"));
     }
     const Request& req = *call.request;
     const std::string declared(req.header("x-amz-content-sha256"));
     if (declared.empty()) {
-      return Reply::fail(ca::validation_error("the x-amz-content-sha256 header (the asset's SHA-256) is required"));
+      return Reply::fail(ca::validation_error(
+          "the x-amz-content-sha256 header (the asset's SHA-256) is required"));
     }
     const std::string actual = to_hex(sha256_of(req.body));
     if (declared != actual) {
-      return Reply::fail(ca::validation_error("the asset's SHA-256 does not match x-amz-content-sha256"));
+      return Reply::fail(
+          ca::validation_error("the asset's SHA-256 does not match x-amz-content-sha256"));
     }
     const bool unfinished = call.qs("unfinished") == "true";
     const std::string version = call.qs("version");
@@ -1805,8 +1976,9 @@ struct CodeArtifactHandler::Impl {
     if (*existing) {
       v = **existing;
       if (v.status != "Unfinished") {
-        return Reply::fail(ca::conflict("Package version " + version + " already exists with status " + v.status,
-                                        "package-version", version));
+        return Reply::fail(
+            ca::conflict("Package version " + version + " already exists with status " + v.status,
+                         "package-version", version));
       }
     } else {
       v.version = version;
@@ -1816,7 +1988,8 @@ struct CodeArtifactHandler::Impl {
     }
     auto writer = ctx.store.begin_blob();
     if (!writer) return Reply::fail(ca::internal_error(writer.error().message));
-    if (auto s = (*writer)->append(req.body); !s) return Reply::fail(ca::internal_error(s.error().message));
+    if (auto s = (*writer)->append(req.body); !s)
+      return Reply::fail(ca::internal_error(s.error().message));
     auto record = (*writer)->finish();
     if (!record) return Reply::fail(ca::internal_error(record.error().message));
     AssetRecord asset{version, actual, record->size};
@@ -1824,8 +1997,8 @@ struct CodeArtifactHandler::Impl {
     for (auto& [name, a] : v.assets) {
       if (name != asset_name) continue;
       if (a.sha256_hex != actual) {
-        return Reply::fail(ca::conflict("Asset " + asset_name + " already exists with different content", "asset",
-                                        asset_name));
+        return Reply::fail(ca::conflict(
+            "Asset " + asset_name + " already exists with different content", "asset", asset_name));
       }
       present = true;
     }
@@ -1836,8 +2009,11 @@ struct CodeArtifactHandler::Impl {
     batch.put(cache::Space::index, version_key(pr.key, version), encode(v));
     batch.put(cache::Space::index, asset_key(pr.key, version + "/" + asset_name), encode(asset));
     auto pkg = find_package(ctx.store, pr.key);
-    if (pkg && !*pkg) batch.put(cache::Space::index, package_key(pr.key), encode(PackageRecord{json::object(), now_unix_ms()}));
-    if (auto s = ctx.store.commit(std::move(batch), true); !s) return Reply::fail(ca::internal_error(s.error().message));
+    if (pkg && !*pkg)
+      batch.put(cache::Space::index, package_key(pr.key),
+                encode(PackageRecord{json::object(), now_unix_ms()}));
+    if (auto s = ctx.store.commit(std::move(batch), true); !s)
+      return Reply::fail(ca::internal_error(s.error().message));
     json body = package_header(pr.key);
     body["version"] = version;
     body["versionRevision"] = version_revision(v);
@@ -1901,15 +2077,22 @@ struct CodeArtifactHandler::Impl {
     if (call.op->name != "PublishPackageVersion") {
       // A signed payload hash must match what arrived.
       auto declared = req.header("x-amz-content-sha256");
-      if (!declared.empty() && declared != "UNSIGNED-PAYLOAD" && declared != to_hex(sha256_of(req.body))) {
-        return Reply::fail(ApiError{403, "InvalidSignatureException",
-                                    "x-amz-content-sha256 does not match the request body", {}, {}, {}});
+      if (!declared.empty() && declared != "UNSIGNED-PAYLOAD" &&
+          declared != to_hex(sha256_of(req.body))) {
+        return Reply::fail(ApiError{403,
+                                    "InvalidSignatureException",
+                                    "x-amz-content-sha256 does not match the request body",
+                                    {},
+                                    {},
+                                    {}});
       }
-      bool blank = std::all_of(req.body.begin(), req.body.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
+      bool blank = std::all_of(req.body.begin(), req.body.end(),
+                               [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
       if (!blank) {
         auto body = json::parse(req.body, nullptr, false);
         if (body.is_discarded() || !body.is_object()) {
-          return Reply::fail(ca::validation_error("the request body is not a JSON object", "CANNOT_PARSE"));
+          return Reply::fail(
+              ca::validation_error("the request body is not a JSON object", "CANNOT_PARSE"));
         }
         call.body = std::move(body);
       }
@@ -1918,7 +2101,8 @@ struct CodeArtifactHandler::Impl {
   }
 };
 
-CodeArtifactHandler::CodeArtifactHandler(Context& context) : impl_(std::make_unique<Impl>(context)) {}
+CodeArtifactHandler::CodeArtifactHandler(Context& context)
+    : impl_(std::make_unique<Impl>(context)) {}
 CodeArtifactHandler::~CodeArtifactHandler() = default;
 
 bool CodeArtifactHandler::is_publish(const Request& request) const {
@@ -1954,7 +2138,8 @@ asio::awaitable<void> CodeArtifactHandler::handle(Exchange& ex) {
     Headers headers;
     headers.emplace_back("Content-Type", "application/json");
     headers.emplace_back("x-amzn-ErrorType", reply.error->type);
-    ARCA_LOG_INFO("[R{}] codeartifact {} -> {} {}", req.id, op_name, reply.error->status, reply.error->type);
+    ARCA_LOG_INFO("[R{}] codeartifact {} -> {} {}", req.id, op_name, reply.error->status,
+                  reply.error->type);
     std::string body = ca::error_body(*reply.error);
     co_await ex.respond(reply.error->status, std::move(headers), std::move(body));
     co_return;

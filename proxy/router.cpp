@@ -2,6 +2,7 @@
 
 #include "common/digest.hpp"
 #include "proxy/codeartifact_handler.hpp"
+#include "proxy/maven_handler.hpp"
 #include "proxy/npm_handler.hpp"
 #include "proxy/pypi_handler.hpp"
 
@@ -90,9 +91,13 @@ std::optional<std::string> data_plane_auth_failure(const Context& ctx, const Req
   }
   while (!token.empty() && token.back() == ' ') token.pop_back();
   if (token.rfind("arca1.", 0) != 0) {
-    // Not a credential arca issues (e.g. a placeholder _authToken that npm insists on for
-    // publishing): the request is judged as anonymous, so where anonymous access is off it
-    // gets a 401. Anything in arca's token format is verified strictly below.
+    // Not a credential arca issues. Once authentication is configured (access keys), any
+    // credential presented must be a valid arca token: a bad one is never anonymous.
+    if (!auth.access_keys.empty()) {
+      return std::string("the credentials are not an arca authorization token");
+    }
+    // With no authentication configured, a placeholder (npm insists on an _authToken before
+    // it publishes) is judged as anonymous.
     const bool loopback_listener = is_loopback_host(ctx.config.listen.host);
     const bool allowed = is_write(req) ? auth.anonymous_write.value_or(loopback_listener)
                                        : auth.anonymous_read.value_or(loopback_listener);
@@ -112,10 +117,11 @@ struct Router::Impl {
   Context& ctx;
   NpmHandler npm;
   PypiHandler pypi;
+  MavenHandler maven;
   CodeArtifactHandler codeartifact;
   std::atomic<bool> ready{false};
 
-  explicit Impl(Context& c) : ctx(c), npm(c), pypi(c), codeartifact(c) {}
+  explicit Impl(Context& c) : ctx(c), npm(c), pypi(c), maven(c), codeartifact(c) {}
 };
 
 Router::Router(Context& context) : impl_(std::make_unique<Impl>(context)) {}
@@ -131,6 +137,9 @@ uint64_t Router::body_limit(const Request& request) const {
   }
   if (auto dp = split_data_path(request.path); dp && dp->format == "pypi") {
     if (impl_->pypi.is_publish(request, dp->rest)) return listen.publish_body_limit_bytes;
+  }
+  if (auto dp = split_data_path(request.path); dp && dp->format == "maven") {
+    if (impl_->maven.is_publish(request, dp->rest)) return listen.publish_body_limit_bytes;
   }
   return listen.body_limit_bytes;
 }
@@ -179,6 +188,8 @@ asio::awaitable<void> Router::handle(Exchange& ex) {
       co_await impl.npm.handle(ex, *domain, *repo, std::string(dp->rest));
     } else if (dp->format == "pypi") {
       co_await impl.pypi.handle(ex, *domain, *repo, std::string(dp->rest));
+    } else if (dp->format == "maven") {
+      co_await impl.maven.handle(ex, *domain, *repo, std::string(dp->rest));
     } else {
       co_await ex.respond(404, json_type, json_error("unsupported package format: " + std::string(dp->format)));
     }

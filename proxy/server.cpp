@@ -106,7 +106,9 @@ std::atomic<uint64_t> g_connection_ids{0};
 // Per-connection state the server can reach for shutdown.
 struct Connection {
   beast::tcp_stream stream;
-  bool busy = false;  // guarded by Server::Impl::mutex
+  // Set by the session between reading a request and finishing its response. Written and
+  // read on the connection's strand (shutdown checks it there), so no lock is needed.
+  std::atomic<bool> busy{false};
   explicit Connection(tcp::socket&& s) : stream(std::move(s)) {}
 };
 
@@ -273,7 +275,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   tcp::acceptor acceptor;
   std::mutex mutex;
   std::set<std::shared_ptr<Connection>> connections;
-  bool draining = false;
+  std::atomic<bool> draining{false};
   std::function<void()> on_drained;
   std::unique_ptr<asio::steady_timer> grace_timer;
 
@@ -323,10 +325,10 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     }
   }
 
+  // Returns false once the server is draining (the connection must close after this).
   bool set_busy(Connection& conn, bool busy) {
-    std::lock_guard lock(mutex);
-    conn.busy = busy;
-    return !draining;
+    conn.busy.store(busy, std::memory_order_relaxed);
+    return !draining.load(std::memory_order_acquire);
   }
 
   asio::awaitable<void> session(std::shared_ptr<Connection> conn) {
@@ -409,10 +411,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       const bool keep_alive = msg.keep_alive();
 
       SessionExchange exchange(stream, request, keep_alive, config.io_timeout);
-      {
-        std::lock_guard lock(mutex);
-        if (draining) exchange.set_keep_alive(false);
-      }
+      if (draining.load(std::memory_order_acquire)) exchange.set_keep_alive(false);
       try {
         co_await handler.handle(exchange);
       } catch (const std::exception& e) {
@@ -423,6 +422,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         Headers headers{{"Content-Type", "application/json"}};
         co_await exchange.respond(500, std::move(headers), error_json("no response"));
       }
+      // The access line (its arguments are not free: check the level first).
+      if (spdlog::should_log(spdlog::level::info))
       ARCA_LOG_INFO("[C{}][R{}] {} {} {} {} {}B {}ms", connection_id, request.id, remote,
                     request.method, log::redact_url(request.target), exchange.status(),
                     exchange.bytes_sent(),
@@ -489,23 +490,25 @@ void Server::shutdown(std::function<void()> done) {
   asio::dispatch(impl->acceptor.get_executor(), [impl, done = std::move(done)]() mutable {
     boost::system::error_code ec;
     impl->acceptor.close(ec);
-    std::vector<std::shared_ptr<Connection>> idle;
+    std::vector<std::shared_ptr<Connection>> all;
     bool empty;
     {
       std::lock_guard lock(impl->mutex);
-      impl->draining = true;
+      impl->draining.store(true, std::memory_order_release);
       empty = impl->connections.empty();
       if (!empty) impl->on_drained = done;
-      for (auto& c : impl->connections) {
-        if (!c->busy) idle.push_back(c);
-      }
+      all.assign(impl->connections.begin(), impl->connections.end());
     }
     if (empty) {
       done();
       return;
     }
-    for (auto& c : idle) {
-      asio::post(c->stream.get_executor(), [c] { c->stream.cancel(); });
+    // Idle connections (waiting for a request) close now; busy ones finish their response
+    // and then see `draining`. Checked on the connection's strand, where `busy` changes.
+    for (auto& c : all) {
+      asio::post(c->stream.get_executor(), [c] {
+        if (!c->busy.load(std::memory_order_relaxed)) c->stream.cancel();
+      });
     }
     impl->grace_timer = std::make_unique<asio::steady_timer>(impl->acceptor.get_executor());
     impl->grace_timer->expires_after(impl->config.shutdown_grace);

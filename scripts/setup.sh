@@ -10,13 +10,20 @@ want_test=0
 
 build_packages=(cmake ninja-build ccache g++ pkg-config ca-certificates
   libboost1.81-dev librocksdb-dev nlohmann-json3-dev doctest-dev libpugixml-dev
-  libarchive-dev libzstd-dev zlib1g-dev libssl-dev libspdlog-dev libcli11-dev)
+  libarchive-dev libzstd-dev zlib1g-dev libssl-dev libspdlog-dev libcli11-dev
+  libgoogle-perftools-dev)
 # pip (23.0.1 in venvs), the wheels venvs and the PyPI tests use, twine and python3-build.
 test_packages=(openssl python3 curl python3-venv python3-pip-whl python3-setuptools-whl
   python3-wheel-whl twine python3-build)
 
 # The AWS CLI (v2) drives the CodeArtifact API tests.
 test_packages+=(awscli)
+
+# Maven 3.8 (Java 17) and Debian's plugin packages: they fill /usr/share/maven-repo, which the
+# Maven tests serve as the stand-in upstream.
+test_packages+=(maven libmaven-resources-plugin-java libmaven-compiler-plugin-java libsurefire-java
+  libmaven-jar-plugin-java libmaven-install-plugin-java libmaven-deploy-plugin-java
+  libmaven-dependency-plugin-java)
 
 packages=("${build_packages[@]}")
 [ $want_test = 1 ] && packages+=("${test_packages[@]}")

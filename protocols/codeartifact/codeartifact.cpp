@@ -12,17 +12,18 @@ using json = nlohmann::json;
 
 namespace {
 
-std::string constraint_message(std::string_view member, std::string_view value, std::string_view what) {
+std::string constraint_message(std::string_view member, std::string_view value,
+                               std::string_view what) {
   std::string shown(value.substr(0, 120));
   return "1 validation error detected: Value '" + shown + "' at '" + std::string(member) +
          "' failed to satisfy constraint: " + std::string(what);
 }
 
-std::optional<ApiError> check_length(std::string_view member, std::string_view value, size_t min, size_t max) {
+std::optional<ApiError> check_length(std::string_view member, std::string_view value, size_t min,
+                                     size_t max) {
   if (value.size() < min) {
-    return validation_error(constraint_message(member, value,
-                                               "Member must have length greater than or equal to " +
-                                                   std::to_string(min)));
+    return validation_error(constraint_message(
+        member, value, "Member must have length greater than or equal to " + std::to_string(min)));
   }
   if (value.size() > max) {
     return validation_error(constraint_message(
@@ -31,8 +32,8 @@ std::optional<ApiError> check_length(std::string_view member, std::string_view v
   return std::nullopt;
 }
 
-std::optional<ApiError> check_pattern(std::string_view member, std::string_view value, const std::regex& re,
-                                      std::string_view pattern) {
+std::optional<ApiError> check_pattern(std::string_view member, std::string_view value,
+                                      const std::regex& re, std::string_view pattern) {
   if (!std::regex_match(value.begin(), value.end(), re)) {
     return validation_error(constraint_message(
         member, value, "Member must satisfy regular expression pattern: " + std::string(pattern)));
@@ -63,34 +64,38 @@ std::optional<ApiError> check_enum(std::string_view member, std::string_view val
     if (!list.empty()) list += ", ";
     list += a;
   }
-  return validation_error(constraint_message(member, value, "Member must satisfy enum value set: [" + list + "]"));
+  return validation_error(
+      constraint_message(member, value, "Member must satisfy enum value set: [" + list + "]"));
 }
 
-std::optional<ApiError> check_no_space(std::string_view member, std::string_view value, size_t min, size_t max) {
+std::optional<ApiError> check_no_space(std::string_view member, std::string_view value, size_t min,
+                                       size_t max) {
   if (auto e = check_length(member, value, min, max)) return e;
   if (has_space(value) || has_control_chars(value)) {
-    return validation_error(constraint_message(member, value, "Member must satisfy regular expression pattern: \\S+"));
+    return validation_error(
+        constraint_message(member, value, "Member must satisfy regular expression pattern: \\S+"));
   }
   return std::nullopt;
 }
 
-std::optional<ApiError> check_integer(std::string_view member, std::string_view value, int64_t min, int64_t max,
-                                      int64_t& out) {
+std::optional<ApiError> check_integer(std::string_view member, std::string_view value, int64_t min,
+                                      int64_t max, int64_t& out) {
   if (value.empty() || value.size() > 18) {
     return validation_error(constraint_message(member, value, "Member must be an integer"));
   }
   int64_t n = 0;
   for (char c : value) {
-    if (c < '0' || c > '9') return validation_error(constraint_message(member, value, "Member must be an integer"));
+    if (c < '0' || c > '9')
+      return validation_error(constraint_message(member, value, "Member must be an integer"));
     n = n * 10 + (c - '0');
   }
   if (n < min) {
-    return validation_error(constraint_message(member, value, "Member must have value greater than or equal to " +
-                                                                   std::to_string(min)));
+    return validation_error(constraint_message(
+        member, value, "Member must have value greater than or equal to " + std::to_string(min)));
   }
   if (n > max) {
-    return validation_error(constraint_message(member, value, "Member must have value less than or equal to " +
-                                                                   std::to_string(max)));
+    return validation_error(constraint_message(
+        member, value, "Member must have value less than or equal to " + std::to_string(max)));
   }
   out = n;
   return std::nullopt;
@@ -124,13 +129,15 @@ std::optional<std::string> pct_decode(std::string_view s) {
 // Checks one query value by the shape of the member it binds to.
 std::optional<ApiError> check_query_value(std::string_view name, std::string_view value) {
   if (name == "domain") return check_domain_name(name, value);
-  if (name == "domain-owner" || name == "administrator-account") return check_account_id(name, value);
+  if (name == "domain-owner" || name == "administrator-account")
+    return check_account_id(name, value);
   if (name == "repository" || name == "source-repository" || name == "destination-repository" ||
       name == "repository-prefix") {
     return check_repository_name(name, value);
   }
   if (name == "format") {
-    return check_enum(name, value, {"npm", "pypi", "maven", "nuget", "generic", "ruby", "swift", "cargo"});
+    return check_enum(name, value,
+                      {"npm", "pypi", "maven", "nuget", "generic", "ruby", "swift", "cargo"});
   }
   if (name == "namespace" || name == "package" || name == "version" || name == "package-prefix") {
     return check_package_part(name, value);
@@ -138,7 +145,8 @@ std::optional<ApiError> check_query_value(std::string_view name, std::string_vie
   if (name == "asset") {
     if (auto e = check_length(name, value, 1, 255)) return e;
     if (has_control_chars(value)) {
-      return validation_error(constraint_message(name, value, "Member must satisfy regular expression pattern: \\P{C}+"));
+      return validation_error(constraint_message(
+          name, value, "Member must satisfy regular expression pattern: \\P{C}+"));
     }
     return std::nullopt;
   }
@@ -154,7 +162,8 @@ std::optional<ApiError> check_query_value(std::string_view name, std::string_vie
     int64_t n = 0;
     if (auto e = check_integer(name, value, 0, 43200, n)) return e;
     if (n != 0 && n < 900) {
-      return validation_error(constraint_message(name, value, "Member must be 0 or between 900 and 43200 seconds"));
+      return validation_error(
+          constraint_message(name, value, "Member must be 0 or between 900 and 43200 seconds"));
     }
     return std::nullopt;
   }
@@ -178,15 +187,28 @@ ApiError validation_error(std::string message, std::string reason) {
   return ApiError{400, "ValidationException", std::move(message), {}, {}, std::move(reason)};
 }
 ApiError not_found(std::string message, std::string resource_type, std::string resource_id) {
-  return ApiError{404, "ResourceNotFoundException", std::move(message), std::move(resource_id),
-                  std::move(resource_type), {}};
+  return ApiError{404,
+                  "ResourceNotFoundException",
+                  std::move(message),
+                  std::move(resource_id),
+                  std::move(resource_type),
+                  {}};
 }
 ApiError conflict(std::string message, std::string resource_type, std::string resource_id) {
-  return ApiError{409, "ConflictException", std::move(message), std::move(resource_id), std::move(resource_type), {}};
+  return ApiError{409,
+                  "ConflictException",
+                  std::move(message),
+                  std::move(resource_id),
+                  std::move(resource_type),
+                  {}};
 }
 ApiError quota_exceeded(std::string message, std::string resource_type, std::string resource_id) {
-  return ApiError{402, "ServiceQuotaExceededException", std::move(message), std::move(resource_id),
-                  std::move(resource_type), {}};
+  return ApiError{402,
+                  "ServiceQuotaExceededException",
+                  std::move(message),
+                  std::move(resource_id),
+                  std::move(resource_type),
+                  {}};
 }
 ApiError access_denied(std::string message) {
   return ApiError{403, "AccessDeniedException", std::move(message), {}, {}, {}};
@@ -195,9 +217,13 @@ ApiError internal_error(std::string message) {
   return ApiError{500, "InternalServerException", std::move(message), {}, {}, {}};
 }
 ApiError unknown_operation(std::string_view method, std::string_view path) {
-  return ApiError{404, "UnknownOperationException",
-                  "no CodeArtifact operation is " + std::string(method) + " " + std::string(path.substr(0, 200)),
-                  {}, {}, {}};
+  return ApiError{404,
+                  "UnknownOperationException",
+                  "no CodeArtifact operation is " + std::string(method) + " " +
+                      std::string(path.substr(0, 200)),
+                  {},
+                  {},
+                  {}};
 }
 
 std::string error_body(const ApiError& e) {
@@ -209,75 +235,169 @@ std::string error_body(const ApiError& e) {
 }
 
 const std::vector<Operation>& operations() {
-  static const std::vector<std::string_view> k_pkg = {"domain", "domain-owner", "repository", "format",
-                                                      "namespace", "package"};
+  static const std::vector<std::string_view> k_pkg = {"domain", "domain-owner", "repository",
+                                                      "format", "namespace",    "package"};
   auto with = [](std::vector<std::string_view> base, std::initializer_list<std::string_view> more) {
     base.insert(base.end(), more.begin(), more.end());
     return base;
   };
   static const std::vector<Operation> k_ops = {
-      {"AssociateExternalConnection", "POST", "/v1/repository/external-connection",
-       {"domain", "domain-owner", "repository", "external-connection"}, {"domain", "repository", "external-connection"}},
-      {"CopyPackageVersions", "POST", "/v1/package/versions/copy",
-       {"domain", "domain-owner", "source-repository", "destination-repository", "format", "namespace", "package"},
+      {"AssociateExternalConnection",
+       "POST",
+       "/v1/repository/external-connection",
+       {"domain", "domain-owner", "repository", "external-connection"},
+       {"domain", "repository", "external-connection"}},
+      {"CopyPackageVersions",
+       "POST",
+       "/v1/package/versions/copy",
+       {"domain", "domain-owner", "source-repository", "destination-repository", "format",
+        "namespace", "package"},
        {"domain", "source-repository", "destination-repository", "format", "package"}},
       {"CreateDomain", "POST", "/v1/domain", {"domain"}, {"domain"}},
-      {"CreateRepository", "POST", "/v1/repository", {"domain", "domain-owner", "repository"}, {"domain", "repository"}},
+      {"CreateRepository",
+       "POST",
+       "/v1/repository",
+       {"domain", "domain-owner", "repository"},
+       {"domain", "repository"}},
       {"DeleteDomain", "DELETE", "/v1/domain", {"domain", "domain-owner"}, {"domain"}},
-      {"DeleteDomainPermissionsPolicy", "DELETE", "/v1/domain/permissions/policy",
-       {"domain", "domain-owner", "policy-revision"}, {"domain"}},
-      {"DeletePackage", "DELETE", "/v1/package", k_pkg, {"domain", "repository", "format", "package"}},
-      {"DeletePackageVersions", "POST", "/v1/package/versions/delete", k_pkg,
+      {"DeleteDomainPermissionsPolicy",
+       "DELETE",
+       "/v1/domain/permissions/policy",
+       {"domain", "domain-owner", "policy-revision"},
+       {"domain"}},
+      {"DeletePackage",
+       "DELETE",
+       "/v1/package",
+       k_pkg,
        {"domain", "repository", "format", "package"}},
-      {"DeleteRepository", "DELETE", "/v1/repository", {"domain", "domain-owner", "repository"}, {"domain", "repository"}},
-      {"DeleteRepositoryPermissionsPolicy", "DELETE", "/v1/repository/permissions/policies",
-       {"domain", "domain-owner", "repository", "policy-revision"}, {"domain", "repository"}},
+      {"DeletePackageVersions",
+       "POST",
+       "/v1/package/versions/delete",
+       k_pkg,
+       {"domain", "repository", "format", "package"}},
+      {"DeleteRepository",
+       "DELETE",
+       "/v1/repository",
+       {"domain", "domain-owner", "repository"},
+       {"domain", "repository"}},
+      {"DeleteRepositoryPermissionsPolicy",
+       "DELETE",
+       "/v1/repository/permissions/policies",
+       {"domain", "domain-owner", "repository", "policy-revision"},
+       {"domain", "repository"}},
       {"DescribeDomain", "GET", "/v1/domain", {"domain", "domain-owner"}, {"domain"}},
-      {"DescribePackage", "GET", "/v1/package", k_pkg, {"domain", "repository", "format", "package"}},
-      {"DescribePackageVersion", "GET", "/v1/package/version", with(k_pkg, {"version"}),
-       {"domain", "repository", "format", "package", "version"}},
-      {"DescribeRepository", "GET", "/v1/repository", {"domain", "domain-owner", "repository"}, {"domain", "repository"}},
-      {"DisassociateExternalConnection", "DELETE", "/v1/repository/external-connection",
-       {"domain", "domain-owner", "repository", "external-connection"}, {"domain", "repository", "external-connection"}},
-      {"DisposePackageVersions", "POST", "/v1/package/versions/dispose", k_pkg,
+      {"DescribePackage",
+       "GET",
+       "/v1/package",
+       k_pkg,
        {"domain", "repository", "format", "package"}},
-      {"GetAuthorizationToken", "POST", "/v1/authorization-token", {"domain", "domain-owner", "duration"}, {"domain"}},
-      {"GetDomainPermissionsPolicy", "GET", "/v1/domain/permissions/policy", {"domain", "domain-owner"}, {"domain"}},
-      {"GetPackageVersionAsset", "GET", "/v1/package/version/asset", with(k_pkg, {"version", "asset", "revision"}),
-       {"domain", "repository", "format", "package", "version", "asset"}},
-      {"GetPackageVersionReadme", "GET", "/v1/package/version/readme", with(k_pkg, {"version"}),
+      {"DescribePackageVersion",
+       "GET",
+       "/v1/package/version",
+       with(k_pkg, {"version"}),
        {"domain", "repository", "format", "package", "version"}},
-      {"GetRepositoryEndpoint", "GET", "/v1/repository/endpoint",
-       {"domain", "domain-owner", "repository", "format", "endpointType"}, {"domain", "repository", "format"}},
-      {"GetRepositoryPermissionsPolicy", "GET", "/v1/repository/permissions/policy",
-       {"domain", "domain-owner", "repository"}, {"domain", "repository"}},
+      {"DescribeRepository",
+       "GET",
+       "/v1/repository",
+       {"domain", "domain-owner", "repository"},
+       {"domain", "repository"}},
+      {"DisassociateExternalConnection",
+       "DELETE",
+       "/v1/repository/external-connection",
+       {"domain", "domain-owner", "repository", "external-connection"},
+       {"domain", "repository", "external-connection"}},
+      {"DisposePackageVersions",
+       "POST",
+       "/v1/package/versions/dispose",
+       k_pkg,
+       {"domain", "repository", "format", "package"}},
+      {"GetAuthorizationToken",
+       "POST",
+       "/v1/authorization-token",
+       {"domain", "domain-owner", "duration"},
+       {"domain"}},
+      {"GetDomainPermissionsPolicy",
+       "GET",
+       "/v1/domain/permissions/policy",
+       {"domain", "domain-owner"},
+       {"domain"}},
+      {"GetPackageVersionAsset",
+       "GET",
+       "/v1/package/version/asset",
+       with(k_pkg, {"version", "asset", "revision"}),
+       {"domain", "repository", "format", "package", "version", "asset"}},
+      {"GetPackageVersionReadme",
+       "GET",
+       "/v1/package/version/readme",
+       with(k_pkg, {"version"}),
+       {"domain", "repository", "format", "package", "version"}},
+      {"GetRepositoryEndpoint",
+       "GET",
+       "/v1/repository/endpoint",
+       {"domain", "domain-owner", "repository", "format", "endpointType"},
+       {"domain", "repository", "format"}},
+      {"GetRepositoryPermissionsPolicy",
+       "GET",
+       "/v1/repository/permissions/policy",
+       {"domain", "domain-owner", "repository"},
+       {"domain", "repository"}},
       {"ListDomains", "POST", "/v1/domains", {}, {}},
-      {"ListPackageVersionAssets", "POST", "/v1/package/version/assets",
-       with(k_pkg, {"version", "max-results", "next-token"}), {"domain", "repository", "format", "package", "version"}},
-      {"ListPackageVersionDependencies", "POST", "/v1/package/version/dependencies",
-       with(k_pkg, {"version", "next-token"}), {"domain", "repository", "format", "package", "version"}},
-      {"ListPackageVersions", "POST", "/v1/package/versions",
+      {"ListPackageVersionAssets",
+       "POST",
+       "/v1/package/version/assets",
+       with(k_pkg, {"version", "max-results", "next-token"}),
+       {"domain", "repository", "format", "package", "version"}},
+      {"ListPackageVersionDependencies",
+       "POST",
+       "/v1/package/version/dependencies",
+       with(k_pkg, {"version", "next-token"}),
+       {"domain", "repository", "format", "package", "version"}},
+      {"ListPackageVersions",
+       "POST",
+       "/v1/package/versions",
        with(k_pkg, {"status", "sortBy", "max-results", "next-token", "originType"}),
        {"domain", "repository", "format", "package"}},
-      {"ListPackages", "POST", "/v1/packages",
-       {"domain", "domain-owner", "repository", "format", "namespace", "package-prefix", "max-results", "next-token",
-        "publish", "upstream"},
+      {"ListPackages",
+       "POST",
+       "/v1/packages",
+       {"domain", "domain-owner", "repository", "format", "namespace", "package-prefix",
+        "max-results", "next-token", "publish", "upstream"},
        {"domain", "repository"}},
-      {"ListRepositories", "POST", "/v1/repositories", {"repository-prefix", "max-results", "next-token"}, {}},
-      {"ListRepositoriesInDomain", "POST", "/v1/domain/repositories",
-       {"domain", "domain-owner", "administrator-account", "repository-prefix", "max-results", "next-token"},
+      {"ListRepositories",
+       "POST",
+       "/v1/repositories",
+       {"repository-prefix", "max-results", "next-token"},
+       {}},
+      {"ListRepositoriesInDomain",
+       "POST",
+       "/v1/domain/repositories",
+       {"domain", "domain-owner", "administrator-account", "repository-prefix", "max-results",
+        "next-token"},
        {"domain"}},
       {"ListTagsForResource", "POST", "/v1/tags", {"resourceArn"}, {"resourceArn"}},
-      {"PublishPackageVersion", "POST", "/v1/package/version/publish",
-       with(k_pkg, {"version", "asset", "unfinished"}), {"domain", "repository", "format", "package", "version", "asset"}},
+      {"PublishPackageVersion",
+       "POST",
+       "/v1/package/version/publish",
+       with(k_pkg, {"version", "asset", "unfinished"}),
+       {"domain", "repository", "format", "package", "version", "asset"}},
       {"PutDomainPermissionsPolicy", "PUT", "/v1/domain/permissions/policy", {}, {}},
-      {"PutRepositoryPermissionsPolicy", "PUT", "/v1/repository/permissions/policy",
-       {"domain", "domain-owner", "repository"}, {"domain", "repository"}},
+      {"PutRepositoryPermissionsPolicy",
+       "PUT",
+       "/v1/repository/permissions/policy",
+       {"domain", "domain-owner", "repository"},
+       {"domain", "repository"}},
       {"TagResource", "POST", "/v1/tag", {"resourceArn"}, {"resourceArn"}},
       {"UntagResource", "POST", "/v1/untag", {"resourceArn"}, {"resourceArn"}},
-      {"UpdatePackageVersionsStatus", "POST", "/v1/package/versions/update_status", k_pkg,
+      {"UpdatePackageVersionsStatus",
+       "POST",
+       "/v1/package/versions/update_status",
+       k_pkg,
        {"domain", "repository", "format", "package"}},
-      {"UpdateRepository", "PUT", "/v1/repository", {"domain", "domain-owner", "repository"}, {"domain", "repository"}},
+      {"UpdateRepository",
+       "PUT",
+       "/v1/repository",
+       {"domain", "domain-owner", "repository"},
+       {"domain", "repository"}},
   };
   return k_ops;
 }
@@ -297,9 +417,12 @@ std::optional<ApiError> parse_query(std::string_view raw, Query& out) {
     if (!part.empty()) {
       auto eq = part.find('=');
       auto key = pct_decode(part.substr(0, eq));
-      auto value = pct_decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1));
-      if (!key || !value) return validation_error("malformed percent-encoding in the query string", "CANNOT_PARSE");
-      if (out.count(*key)) return validation_error("query parameter '" + *key + "' is given more than once");
+      auto value =
+          pct_decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1));
+      if (!key || !value)
+        return validation_error("malformed percent-encoding in the query string", "CANNOT_PARSE");
+      if (out.count(*key))
+        return validation_error("query parameter '" + *key + "' is given more than once");
       out.emplace(std::move(*key), std::move(*value));
     }
     if (amp == std::string_view::npos) break;
@@ -311,7 +434,8 @@ std::optional<ApiError> parse_query(std::string_view raw, Query& out) {
 std::optional<ApiError> check_query(const Operation& op, const Query& query) {
   for (auto& [name, value] : query) {
     if (std::find(op.query.begin(), op.query.end(), name) == op.query.end()) {
-      return validation_error("unknown query parameter '" + name.substr(0, 100) + "' for " + std::string(op.name));
+      return validation_error("unknown query parameter '" + name.substr(0, 100) + "' for " +
+                              std::string(op.name));
     }
   }
   for (auto name : op.required) {
@@ -348,7 +472,8 @@ std::optional<ApiError> check_package_part(std::string_view member, std::string_
   if (auto e = check_length(member, value, 1, 255)) return e;
   for (unsigned char c : value) {
     if (c == '#' || c == '/' || std::isspace(c) || c < 0x20 || c == 0x7f) {
-      return validation_error(constraint_message(member, value, "Member must satisfy regular expression pattern: [^#/\\s]+"));
+      return validation_error(constraint_message(
+          member, value, "Member must satisfy regular expression pattern: [^#/\\s]+"));
     }
   }
   return std::nullopt;
@@ -357,7 +482,8 @@ std::optional<ApiError> check_package_part(std::string_view member, std::string_
 std::optional<ApiError> check_description(std::string_view member, std::string_view value) {
   if (auto e = check_length(member, value, 0, 1000)) return e;
   if (has_control_chars(value)) {
-    return validation_error(constraint_message(member, value, "Member must satisfy regular expression pattern: \\P{C}*"));
+    return validation_error(constraint_message(
+        member, value, "Member must satisfy regular expression pattern: \\P{C}*"));
   }
   return std::nullopt;
 }
@@ -366,7 +492,8 @@ std::optional<ApiError> check_tag(std::string_view key, std::string_view value) 
   if (auto e = check_length("tags.member.key", key, 1, 128)) return e;
   if (auto e = check_length("tags.member.value", value, 0, 256)) return e;
   if (has_control_chars(key) || has_control_chars(value)) {
-    return validation_error(constraint_message("tags.member.key", key, "Member must satisfy regular expression pattern: \\P{C}+"));
+    return validation_error(constraint_message(
+        "tags.member.key", key, "Member must satisfy regular expression pattern: \\P{C}+"));
   }
   return std::nullopt;
 }
@@ -381,15 +508,17 @@ std::optional<ApiError> check_policy_document(std::string_view value) {
 }
 
 std::optional<ApiError> check_status(std::string_view member, std::string_view value) {
-  return check_enum(member, value, {"Published", "Unfinished", "Unlisted", "Archived", "Disposed", "Deleted"});
+  return check_enum(member, value,
+                    {"Published", "Unfinished", "Unlisted", "Archived", "Disposed", "Deleted"});
 }
 
 bool valid_format(std::string_view f) {
-  return f == "npm" || f == "pypi" || f == "maven" || f == "nuget" || f == "generic" || f == "ruby" ||
-         f == "swift" || f == "cargo";
+  return f == "npm" || f == "pypi" || f == "maven" || f == "nuget" || f == "generic" ||
+         f == "ruby" || f == "swift" || f == "cargo";
 }
 
-std::optional<ApiError> parse_max_results(const std::optional<std::string>& value, int fallback, int& out) {
+std::optional<ApiError> parse_max_results(const std::optional<std::string>& value, int fallback,
+                                          int& out) {
   out = fallback;
   if (!value) return std::nullopt;
   int64_t n = 0;
@@ -401,8 +530,10 @@ std::optional<ApiError> parse_max_results(const std::optional<std::string>& valu
 std::string encode_next_token(std::string_view last_key) {
   std::string s = base64_encode(last_key);
   for (auto& c : s) {
-    if (c == '+') c = '-';
-    else if (c == '/') c = '_';
+    if (c == '+')
+      c = '-';
+    else if (c == '/')
+      c = '_';
   }
   return s;
 }
@@ -410,14 +541,17 @@ std::string encode_next_token(std::string_view last_key) {
 std::optional<std::string> decode_next_token(std::string_view token) {
   std::string s(token);
   for (auto& c : s) {
-    if (c == '-') c = '+';
-    else if (c == '_') c = '/';
+    if (c == '-')
+      c = '+';
+    else if (c == '_')
+      c = '/';
   }
   return base64_decode(s);
 }
 
 std::string domain_arn(std::string_view region, std::string_view owner, std::string_view domain) {
-  return "arn:aws:codeartifact:" + std::string(region) + ":" + std::string(owner) + ":domain/" + std::string(domain);
+  return "arn:aws:codeartifact:" + std::string(region) + ":" + std::string(owner) + ":domain/" +
+         std::string(domain);
 }
 std::string repository_arn(std::string_view region, std::string_view owner, std::string_view domain,
                            std::string_view repo) {
@@ -425,9 +559,11 @@ std::string repository_arn(std::string_view region, std::string_view owner, std:
          std::string(domain) + "/" + std::string(repo);
 }
 std::string package_arn(std::string_view region, std::string_view owner, std::string_view domain,
-                        std::string_view repo, std::string_view format, std::string_view ns, std::string_view name) {
-  return "arn:aws:codeartifact:" + std::string(region) + ":" + std::string(owner) + ":package/" + std::string(domain) +
-         "/" + std::string(repo) + "/" + std::string(format) + "/" + std::string(ns) + "/" + std::string(name);
+                        std::string_view repo, std::string_view format, std::string_view ns,
+                        std::string_view name) {
+  return "arn:aws:codeartifact:" + std::string(region) + ":" + std::string(owner) + ":package/" +
+         std::string(domain) + "/" + std::string(repo) + "/" + std::string(format) + "/" +
+         std::string(ns) + "/" + std::string(name);
 }
 
 std::optional<ParsedArn> parse_arn(std::string_view arn) {
@@ -457,7 +593,8 @@ std::optional<ParsedArn> parse_arn(std::string_view arn) {
     if (s2 == std::string_view::npos) return std::nullopt;
     out.domain = rest.substr(0, s2);
     out.repository = rest.substr(s2 + 1);
-    if (out.domain.empty() || out.repository.empty() || out.repository.find('/') != std::string::npos) {
+    if (out.domain.empty() || out.repository.empty() ||
+        out.repository.find('/') != std::string::npos) {
       return std::nullopt;
     }
   } else {

@@ -27,9 +27,12 @@ struct ApiError {
 };
 
 ApiError validation_error(std::string message, std::string reason = "FIELD_VALIDATION_FAILED");
-ApiError not_found(std::string message, std::string resource_type = {}, std::string resource_id = {});
-ApiError conflict(std::string message, std::string resource_type = {}, std::string resource_id = {});
-ApiError quota_exceeded(std::string message, std::string resource_type = {}, std::string resource_id = {});
+ApiError not_found(std::string message, std::string resource_type = {},
+                   std::string resource_id = {});
+ApiError conflict(std::string message, std::string resource_type = {},
+                  std::string resource_id = {});
+ApiError quota_exceeded(std::string message, std::string resource_type = {},
+                        std::string resource_id = {});
 ApiError access_denied(std::string message);
 ApiError internal_error(std::string message);
 ApiError unknown_operation(std::string_view method, std::string_view path);
@@ -39,9 +42,9 @@ std::string error_body(const ApiError& error);
 
 // One operation of the model.
 struct Operation {
-  std::string_view name;    // "CreateDomain"
-  std::string_view method;  // "POST"
-  std::string_view path;    // "/v1/domain"
+  std::string_view name;                   // "CreateDomain"
+  std::string_view method;                 // "POST"
+  std::string_view path;                   // "/v1/domain"
   std::vector<std::string_view> query;     // allowed query parameter names
   std::vector<std::string_view> required;  // required query parameter names
 };
@@ -62,7 +65,8 @@ std::optional<ApiError> check_query(const Operation& op, const Query& query);
 std::optional<ApiError> check_domain_name(std::string_view member, std::string_view value);
 std::optional<ApiError> check_repository_name(std::string_view member, std::string_view value);
 std::optional<ApiError> check_account_id(std::string_view member, std::string_view value);
-std::optional<ApiError> check_package_part(std::string_view member, std::string_view value);  // name/ns/version
+std::optional<ApiError> check_package_part(std::string_view member,
+                                           std::string_view value);  // name/ns/version
 std::optional<ApiError> check_description(std::string_view member, std::string_view value);
 std::optional<ApiError> check_tag(std::string_view key, std::string_view value);
 std::optional<ApiError> check_policy_document(std::string_view value);
@@ -70,7 +74,8 @@ std::optional<ApiError> check_status(std::string_view member, std::string_view v
 bool valid_format(std::string_view format);
 
 // maxResults: 1..1000 (absent: `fallback`).
-std::optional<ApiError> parse_max_results(const std::optional<std::string>& value, int fallback, int& out);
+std::optional<ApiError> parse_max_results(const std::optional<std::string>& value, int fallback,
+                                          int& out);
 
 // Opaque pagination tokens: the last key of the previous page, encoded.
 std::string encode_next_token(std::string_view last_key);

@@ -155,4 +155,16 @@ describe('authentication', () => {
     assert.match(expiredBasic.headers['www-authenticate'], /Basic realm="arca"/);
     await arca.restart();
   });
+
+  test('with access keys configured, a placeholder or forged token is never anonymous', async () => {
+    const ping = arca.url('/local/npm/main/-/ping');
+    // No credentials on a loopback listener: anonymous reads are allowed.
+    assert.equal((await request(ping)).status, 200);
+    for (const authorization of ['Bearer not-a-real-token', 'Bearer arca1.e30.AAAA',
+      `Basic ${Buffer.from('aws:placeholder').toString('base64')}`]) {
+      const r = await request(ping, { headers: { authorization } });
+      assert.equal(r.status, 401, `${authorization}: ${r.status}`);
+      assert.equal(typeof JSON.parse(r.body.toString()).error, 'string');
+    }
+  });
 });

@@ -76,7 +76,8 @@ const auto k_when = std::chrono::system_clock::from_time_t(1440938160);  // 2015
 }  // namespace
 
 TEST_SUITE("auth::sigv4") {
-  TEST_CASE("every aws-c-auth header-signing vector: canonical request, string to sign, signature") {
+  TEST_CASE(
+      "every aws-c-auth header-signing vector: canonical request, string to sign, signature") {
     int cases = 0;
     for (auto& entry : fs::directory_iterator(vectors_dir())) {
       if (!entry.is_directory()) continue;
@@ -85,7 +86,8 @@ TEST_SUITE("auth::sigv4") {
       CAPTURE(name);
       auto ctx = nlohmann::json::parse(read(dir / "context.json"));
       auto req = parse_request(read(dir / "request.txt"));
-      Credentials creds{ctx["credentials"]["access_key_id"], ctx["credentials"]["secret_access_key"],
+      Credentials creds{ctx["credentials"]["access_key_id"],
+                        ctx["credentials"]["secret_access_key"],
                         ctx["credentials"].value("token", "")};
       SignOptions opts;
       opts.region = ctx["region"];
@@ -115,7 +117,8 @@ TEST_SUITE("auth::sigv4") {
                                     opts.sign_body ? hex_sha256(req.body) : hex_sha256(req.body),
                                     opts.normalize_path);
       CHECK(creq == trim_trailing_newlines(read(dir / "header-canonical-request.txt")));
-      auto sts = string_to_sign("20150830T123600Z", "20150830/us-east-1/service/aws4_request", creq);
+      auto sts =
+          string_to_sign("20150830T123600Z", "20150830/us-east-1/service/aws4_request", creq);
       CHECK(sts == trim_trailing_newlines(read(dir / "header-string-to-sign.txt")));
 
       // What sign() produced verifies (normalized vectors only: the verifier normalizes).
@@ -175,7 +178,9 @@ TEST_SUITE("auth::sigv4") {
       CHECK(verify(in, none, vo, k_when).failure.type == "UnrecognizedClientException");
     }
     SUBCASE("a wrong secret") {
-      auto wrong = [](std::string_view) -> std::optional<std::string> { return std::string("nope"); };
+      auto wrong = [](std::string_view) -> std::optional<std::string> {
+        return std::string("nope");
+      };
       auto r = verify(in, wrong, vo, k_when);
       CHECK(r.failure.type == "InvalidSignatureException");
       CHECK(r.failure.message.find("signature") != std::string::npos);
@@ -184,10 +189,12 @@ TEST_SUITE("auth::sigv4") {
       HeaderList bare{{"Host", "127.0.0.1:5080"}};
       IncomingRequest other = in;
       other.headers = &bare;
-      CHECK(verify(other, lookup, vo, k_when).failure.type == "MissingAuthenticationTokenException");
+      CHECK(verify(other, lookup, vo, k_when).failure.type ==
+            "MissingAuthenticationTokenException");
     }
     SUBCASE("a malformed Authorization header") {
-      HeaderList bad{{"Host", "127.0.0.1:5080"}, {"Authorization", "AWS4-HMAC-SHA256 Credential=x"}};
+      HeaderList bad{{"Host", "127.0.0.1:5080"},
+                     {"Authorization", "AWS4-HMAC-SHA256 Credential=x"}};
       IncomingRequest other = in;
       other.headers = &bad;
       CHECK(verify(other, lookup, vo, k_when).failure.type == "IncompleteSignatureException");

@@ -11,7 +11,8 @@ TEST_SUITE("auth::TokenService") {
     TokenClaims c{"local", "111122223333", "AKID", 1'700'000'000 + 900, 1'700'000'000};
     std::string t = tokens.issue(c);
     CHECK(t.rfind("arca1.", 0) == 0);
-    for (char ch : t) CHECK((std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.'));
+    for (char ch : t)
+      CHECK((std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.'));
     auto v = tokens.verify(t, now);
     REQUIRE(v.has_value());
     CHECK(v->domain == "local");

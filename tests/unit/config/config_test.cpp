@@ -34,12 +34,19 @@ TEST_SUITE("config::Config") {
     REQUIRE(c.external_connections.count("public:pypi") == 1);
     CHECK(c.external_connections.at("public:pypi").format == "pypi");
     CHECK(c.external_connections.at("public:pypi").url == "https://pypi.org/simple/");
-    REQUIRE(c.domains[0].repositories.size() == 3);
+    REQUIRE(c.external_connections.count("public:maven-central") == 1);
+    CHECK(c.external_connections.at("public:maven-central").format == "maven");
+    CHECK(c.external_connections.at("public:maven-central").url ==
+          "https://repo.maven.apache.org/maven2/");
+    REQUIRE(c.domains[0].repositories.size() == 4);
     CHECK(c.domains[0].repositories[0].external_connection == "public:npmjs");
     CHECK(c.domains[0].repositories[1].name == "pypi-store");
     CHECK(c.domains[0].repositories[1].external_connection == "public:pypi");
-    CHECK(c.domains[0].repositories[2].name == "main");
-    CHECK(c.domains[0].repositories[2].upstreams == std::vector<std::string>{"npm-store", "pypi-store"});
+    CHECK(c.domains[0].repositories[2].name == "maven-central-store");
+    CHECK(c.domains[0].repositories[2].external_connection == "public:maven-central");
+    CHECK(c.domains[0].repositories[3].name == "main");
+    CHECK(c.domains[0].repositories[3].upstreams ==
+          std::vector<std::string>{"npm-store", "pypi-store", "maven-central-store"});
   }
 
   TEST_CASE("comments are allowed") {

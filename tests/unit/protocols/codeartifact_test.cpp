@@ -16,9 +16,11 @@ TEST_SUITE("protocols::codeartifact") {
     CHECK(ca::find_operation("GET", "/v1/domain")->name == "DescribeDomain");
     CHECK(ca::find_operation("DELETE", "/v1/repository/permissions/policies")->name ==
           "DeleteRepositoryPermissionsPolicy");
-    CHECK(ca::find_operation("POST", "/v1/package/versions/update_status")->name == "UpdatePackageVersionsStatus");
+    CHECK(ca::find_operation("POST", "/v1/package/versions/update_status")->name ==
+          "UpdatePackageVersionsStatus");
     CHECK(ca::find_operation("PATCH", "/v1/domain") == nullptr);
-    CHECK(ca::find_operation("GET", "/v1/package-group") == nullptr);  // package groups: a later issue
+    CHECK(ca::find_operation("GET", "/v1/package-group") ==
+          nullptr);  // package groups: a later issue
   }
 
   TEST_CASE("query parsing and checks") {
@@ -98,11 +100,13 @@ TEST_SUITE("protocols::codeartifact") {
 
     std::string key = std::string("npm\x1f") + "ns\x1fname";
     auto t = ca::encode_next_token(key);
-    for (char c : t) CHECK((std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '='));
+    for (char c : t)
+      CHECK((std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '='));
     CHECK(ca::decode_next_token(t) == key);
     CHECK_FALSE(ca::decode_next_token("%%%"));
 
-    CHECK(ca::domain_arn("us-east-1", "111122223333", "d") == "arn:aws:codeartifact:us-east-1:111122223333:domain/d");
+    CHECK(ca::domain_arn("us-east-1", "111122223333", "d") ==
+          "arn:aws:codeartifact:us-east-1:111122223333:domain/d");
     CHECK(ca::repository_arn("us-east-1", "111122223333", "d", "r") ==
           "arn:aws:codeartifact:us-east-1:111122223333:repository/d/r");
     auto arn = ca::parse_arn("arn:aws:codeartifact:us-east-1:111122223333:repository/d/r");

@@ -1,0 +1,612 @@
+#include "proxy/maven_handler.hpp"
+
+#include "common/log.hpp"
+#include "protocols/maven/maven.hpp"
+#include "proxy/assets.hpp"
+#include "proxy/blocking.hpp"
+#include "proxy/flights.hpp"
+
+#include <mutex>
+
+namespace arca::proxy {
+
+namespace asio = boost::asio;
+namespace maven = protocols::maven;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr int64_t k_failure_backoff_ms = 5'000;
+constexpr std::string_view k_format = "maven";
+constexpr size_t k_max_checksum_bytes = 1024;
+
+// A cached upstream maven-metadata.xml (validated before it is stored); not found: empty body.
+struct UpstreamDoc {
+  bool found = false;
+  std::string body;
+};
+
+std::string content_type_for(std::string_view filename) {
+  auto ends = [&](std::string_view s) {
+    return filename.size() >= s.size() && filename.substr(filename.size() - s.size()) == s;
+  };
+  if (ends(".jar") || ends(".war") || ends(".ear")) return "application/java-archive";
+  if (ends(".pom") || ends(".xml")) return "text/xml";
+  return "application/octet-stream";
+}
+
+std::string checksum_hex(const Digests& d, maven::ChecksumKind kind) {
+  switch (kind) {
+    case maven::ChecksumKind::md5:
+      return to_hex(d.md5);
+    case maven::ChecksumKind::sha1:
+      return to_hex(d.sha1);
+    case maven::ChecksumKind::sha256:
+      return to_hex(d.sha256);
+    case maven::ChecksumKind::sha512:
+      return to_hex(d.sha512);
+    case maven::ChecksumKind::none:
+      break;
+  }
+  return "";
+}
+
+// The asset name a path is stored under in its package.
+std::string asset_name(const maven::Path& p) {
+  if (p.kind == maven::PathKind::version_metadata) return p.version + "/maven-metadata.xml";
+  return p.filename;
+}
+
+bool is_public(const config::ExternalConnectionConfig& ec) {
+  return ec.name.rfind("public:", 0) == 0;
+}
+
+bool listed(const VersionRecord& v) { return v.status == "Published" || v.status == "Unlisted"; }
+
+struct PutOutcome {
+  unsigned status = 201;
+  std::string message;
+  bool changed = false;
+};
+
+}  // namespace
+
+struct MavenHandler::Impl {
+  Context& ctx;
+  Flights<Result<UpstreamDoc>> doc_flights;
+  std::mutex publish_mutex;
+
+  explicit Impl(Context& c) : ctx(c) {}
+
+  asio::awaitable<void> error(Exchange& ex, unsigned status, std::string message) {
+    Headers headers{{"Content-Type", "text/plain; charset=utf-8"}};
+    message = std::to_string(status) + " " + message + "\n";
+    co_await ex.respond(status, std::move(headers), std::move(message));
+  }
+
+  static std::string upstream_root(const config::ExternalConnectionConfig& ec) {
+    std::string url = ec.url;
+    if (url.empty() || url.back() != '/') url += '/';
+    return url;
+  }
+
+  static std::string metadata_path(const maven::Path& p) {
+    std::string s = p.group_path + "/" + p.artifact_id + "/";
+    if (p.kind == maven::PathKind::version_metadata) s += p.version + "/";
+    return s + "maven-metadata.xml";
+  }
+
+  // --- Upstream metadata (cached in the meta space with TTL, stale-if-error, single flight) ---
+
+  asio::awaitable<Result<UpstreamDoc>> upstream_doc(const config::ExternalConnectionConfig* ec,
+                                                    std::string path) {
+    const std::string key = ec->name + '\x1f' + path;
+    auto [flight, leader] = doc_flights.join(key);
+    if (!leader) co_return co_await doc_flights.wait(flight);
+    Result<UpstreamDoc> result = co_await fetch_upstream_doc(ec, path, key);
+    doc_flights.complete(key, flight, result);
+    co_return result;
+  }
+
+  asio::awaitable<Result<UpstreamDoc>> fetch_upstream_doc(
+      const config::ExternalConnectionConfig* ec, std::string path, std::string key) {
+    const int64_t ttl_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(ec->metadata_ttl).count();
+    const std::string meta_key = "maven\x1f" + key;
+    auto cached =
+        co_await offload(ctx.pool, [this, &meta_key] { return ctx.store.get_meta(meta_key); });
+    std::optional<cache::MetaEntry> entry;
+    if (cached && *cached) entry = std::move(**cached);
+    const int64_t now = now_unix_ms();
+    if (entry && entry->fetched_unix_ms + ttl_ms > now) {
+      ++ctx.metrics.metadata_hits;
+      co_return UpstreamDoc{!entry->body.empty(), entry->body};
+    }
+    UpstreamRequest req;
+    req.url = upstream_root(*ec) + path;
+    if (entry && !entry->body.empty()) {
+      if (!entry->etag.empty()) req.headers.emplace_back("If-None-Match", entry->etag);
+      if (!entry->last_modified.empty())
+        req.headers.emplace_back("If-Modified-Since", entry->last_modified);
+    }
+    ++ctx.metrics.upstream_requests;
+    auto response = co_await ctx.client.fetch(std::move(req), maven::k_max_metadata_bytes);
+    auto serve_stale = [&](const Error& why) -> Result<UpstreamDoc> {
+      ++ctx.metrics.upstream_errors;
+      if (entry) {
+        ++ctx.metrics.metadata_stale_served;
+        ARCA_LOG_WARN("{}: serving the cached {} ({})", ec->name, path, why.message);
+        return UpstreamDoc{!entry->body.empty(), entry->body};
+      }
+      ARCA_LOG_WARN("{}: {} unavailable: {}", ec->name, path, why.message);
+      return why;
+    };
+    if (!response) co_return serve_stale(response.error());
+    const unsigned status = response->head.status;
+    cache::MetaEntry fresh;
+    fresh.fetched_unix_ms = now;
+    if (status == 304 && entry) {
+      ++ctx.metrics.metadata_revalidated;
+      fresh = *entry;
+      fresh.fetched_unix_ms = now;
+    } else if (status == 404 || status == 410) {
+      // Remembered as "not found" for the TTL.
+    } else if (status != 200) {
+      co_return serve_stale(
+          make_error(Errc::upstream_error, "upstream answered " + std::to_string(status)));
+    } else {
+      auto parsed = maven::parse_metadata(response->body);
+      if (!parsed) {
+        co_return serve_stale(
+            make_error(Errc::upstream_error,
+                       "the upstream's " + path + " is invalid: " + parsed.error().message));
+      }
+      ++ctx.metrics.metadata_fetches;
+      fresh.body = std::move(response->body);
+      fresh.etag = std::string(response->head.header("etag"));
+      fresh.last_modified = std::string(response->head.header("last-modified"));
+    }
+    co_await offload(ctx.pool,
+                     [this, &meta_key, &fresh] { return ctx.store.put_meta(meta_key, fresh); });
+    co_return UpstreamDoc{!fresh.body.empty(), fresh.body};
+  }
+
+  // --- Reads ---
+
+  // The stored blob of a path in the repository or one of its upstreams.
+  Result<std::optional<cache::BlobRecord>> find_stored(
+      const config::DomainConfig& domain, const std::vector<const config::RepositoryConfig*>& order,
+      const maven::Path& p) {
+    const std::string name = asset_name(p);
+    for (auto* r : order) {
+      PackageKey k{domain.name, r->name, std::string(k_format), p.group_id, p.artifact_id};
+      ARCA_TRY(auto asset, find_asset(ctx.store, k, name));
+      if (!asset || asset->version != p.version) continue;
+      auto sha = from_hex<32>(asset->sha256_hex);
+      if (!sha) continue;
+      ARCA_TRY(auto record, ctx.store.find_blob(*sha));
+      if (record) return record;
+      ARCA_LOG_ERROR("maven asset {} of {} names a missing blob", name, r->name);
+    }
+    return std::nullopt;
+  }
+
+  // Serves `body` or, for a checksum request, its checksum.
+  asio::awaitable<void> respond_document(Exchange& ex, const maven::Path& p, std::string body,
+                                         std::string content_type) {
+    if (p.checksum != maven::ChecksumKind::none) {
+      Headers headers{{"Content-Type", "text/plain"}};
+      co_await ex.respond(200, std::move(headers), checksum_hex(digest_of(body), p.checksum));
+      co_return;
+    }
+    Headers headers{{"Content-Type", content_type}, {"Cache-Control", "no-cache"}};
+    co_await ex.respond(200, std::move(headers), std::move(body));
+  }
+
+  asio::awaitable<void> artifact_metadata(Exchange& ex, const config::DomainConfig& domain,
+                                          const config::RepositoryConfig& repo, maven::Path p) {
+    auto order = ctx.topology.resolution_order(domain.name, repo.name);
+    maven::Metadata m;
+    m.group_id = p.group_id;
+    m.artifact_id = p.artifact_id;
+    int64_t newest_ms = 0;
+    bool own = false;
+    for (auto* r : order) {
+      PackageKey k{domain.name, r->name, std::string(k_format), p.group_id, p.artifact_id};
+      auto versions = list_versions(ctx.store, k);
+      if (!versions) {
+        co_await error(ex, 500, versions.error().message);
+        co_return;
+      }
+      for (auto& v : *versions) {
+        if (!listed(v)) continue;
+        own = true;
+        m.versions.push_back(v.version);
+        newest_ms = std::max(newest_ms, v.published_unix_ms);
+      }
+    }
+    std::optional<Error> upstream_failure;
+    std::string passthrough;
+    std::string upstream_updated;
+    const std::string path = metadata_path(p);
+    for (auto* r : order) {
+      auto* ec = ctx.topology.external_connection(*r);
+      if (!ec || ec->format != k_format) continue;
+      auto doc = co_await upstream_doc(ec, path);
+      if (!doc) {
+        upstream_failure = doc.error();
+        continue;
+      }
+      if (!doc->found) continue;
+      auto parsed = maven::parse_metadata(doc->body);
+      if (!parsed) {
+        upstream_failure = parsed.error();
+        continue;
+      }
+      if (parsed->versions.empty() && parsed->has_plugins) {
+        // Group-level metadata (plugin prefixes) at an ambiguous path: pass it through.
+        if (passthrough.empty()) passthrough = doc->body;
+        continue;
+      }
+      for (auto& v : parsed->versions) {
+        if (is_public(*ec) && maven::is_snapshot(v)) continue;
+        m.versions.push_back(v);
+      }
+      upstream_updated = std::max(upstream_updated, parsed->last_updated);
+    }
+    if (m.versions.empty()) {
+      if (!passthrough.empty() && !own) {
+        co_await respond_document(ex, p, std::move(passthrough), "text/xml");
+      } else if (upstream_failure) {
+        co_await error(ex, 502, "upstream metadata unavailable: " + upstream_failure->message);
+      } else {
+        co_await error(ex, 404, "Not Found: " + path);
+      }
+      co_return;
+    }
+    if (upstream_failure) {
+      ARCA_LOG_WARN("[R{}] {}: merged without an upstream: {}", ex.request().id, path,
+                    upstream_failure->message);
+    }
+    maven::fill_latest_release(m);
+    m.last_updated =
+        std::max(newest_ms ? maven::maven_timestamp(newest_ms) : std::string(), upstream_updated);
+    co_await respond_document(ex, p, maven::render_metadata(m), "text/xml");
+  }
+
+  asio::awaitable<void> version_metadata(Exchange& ex, const config::DomainConfig& domain,
+                                         const config::RepositoryConfig& repo, maven::Path p) {
+    auto order = ctx.topology.resolution_order(domain.name, repo.name);
+    // Published builds come from the repositories' own (INTERNAL) content; builds cached from
+    // an upstream are listed from the upstream's metadata while it answers, else from the cache.
+    std::vector<std::string> own_files, cached_files;
+    for (auto* r : order) {
+      PackageKey k{domain.name, r->name, std::string(k_format), p.group_id, p.artifact_id};
+      auto v = find_version(ctx.store, k, p.version);
+      if (!v) {
+        co_await error(ex, 500, v.error().message);
+        co_return;
+      }
+      if (!*v || (*v)->status == "Archived" || (*v)->status == "Disposed") continue;
+      auto& target = (*v)->origin == "INTERNAL" ? own_files : cached_files;
+      for (auto& [name, asset] : (*v)->assets) target.push_back(name);
+    }
+    auto m = maven::snapshot_metadata(p.group_id, p.artifact_id, p.version, own_files);
+    if (!m.snapshot_versions.empty()) {
+      co_await respond_document(ex, p, maven::render_metadata(m), "text/xml");
+      co_return;
+    }
+    // SNAPSHOT metadata only from upstreams that are not public external connections.
+    const std::string path = metadata_path(p);
+    for (auto* r : order) {
+      auto* ec = ctx.topology.external_connection(*r);
+      if (!ec || ec->format != k_format || is_public(*ec)) continue;
+      auto doc = co_await upstream_doc(ec, path);
+      if (doc && doc->found) {
+        co_await respond_document(ex, p, doc->body, "text/xml");
+        co_return;
+      }
+    }
+    m = maven::snapshot_metadata(p.group_id, p.artifact_id, p.version, cached_files);
+    if (!m.snapshot_versions.empty()) {
+      co_await respond_document(ex, p, maven::render_metadata(m), "text/xml");
+      co_return;
+    }
+    co_await error(ex, 404, "Not Found: " + path);
+  }
+
+  asio::awaitable<void> file(Exchange& ex, const config::DomainConfig& domain,
+                             const config::RepositoryConfig& repo, maven::Path p) {
+    auto order = ctx.topology.resolution_order(domain.name, repo.name);
+    auto stored = find_stored(domain, order, p);
+    if (!stored) {
+      co_await error(ex, 500, stored.error().message);
+      co_return;
+    }
+    if (*stored) {
+      ++ctx.metrics.asset_hits;
+      if (p.checksum != maven::ChecksumKind::none) {
+        Headers headers{{"Content-Type", "text/plain"}};
+        co_await ex.respond(200, std::move(headers), checksum_hex((*stored)->digests, p.checksum));
+      } else {
+        Headers headers{{"Content-Type", content_type_for(p.filename)}};
+        co_await ctx.assets.serve_blob(ex, **stored, std::move(headers));
+      }
+      co_return;
+    }
+    const std::string path =
+        p.group_path + "/" + p.artifact_id + "/" + p.version + "/" + p.filename;
+    if (p.checksum != maven::ChecksumKind::none) {
+      // Checksums are computed from stored bytes only; the file itself is fetched first.
+      co_await error(ex, 404,
+                     "Not Found: " + path + std::string(maven::checksum_suffix(p.checksum)));
+      co_return;
+    }
+    const config::RepositoryConfig* owner = nullptr;
+    const config::ExternalConnectionConfig* ec = nullptr;
+    for (auto* r : order) {
+      auto* c = ctx.topology.external_connection(*r);
+      if (!c || c->format != k_format) continue;
+      // SNAPSHOT versions are never taken from public external connections.
+      if (is_public(*c) && maven::is_snapshot(p.version)) continue;
+      owner = r;
+      ec = c;
+      break;
+    }
+    if (!ec) {
+      co_await error(ex, 404, "Not Found: " + path);
+      co_return;
+    }
+    ++ctx.metrics.asset_misses;
+    const std::string url = upstream_root(*ec) + path;
+    FillSpec spec;
+    spec.request.url = url;
+    // Verify against the upstream's .sha1 (or .sha256) when it offers one.
+    bool verified = false;
+    for (auto kind : {maven::ChecksumKind::sha1, maven::ChecksumKind::sha256}) {
+      UpstreamRequest req;
+      req.url = url + std::string(maven::checksum_suffix(kind));
+      ++ctx.metrics.upstream_requests;
+      auto response = co_await ctx.client.fetch(std::move(req), k_max_checksum_bytes);
+      if (!response) {
+        ++ctx.metrics.upstream_errors;
+        co_await error(ex, status_for(response.error()),
+                       "upstream unavailable for " + path + ": " + response.error().message);
+        co_return;
+      }
+      if (response->head.status != 200) continue;
+      auto hex = maven::parse_checksum(response->body, kind);
+      if (!hex) {
+        co_await error(ex, 502,
+                       "the upstream's " + path + std::string(maven::checksum_suffix(kind)) +
+                           " is not a valid checksum");
+        co_return;
+      }
+      if (kind == maven::ChecksumKind::sha1)
+        spec.sha1 = from_hex<20>(*hex);
+      else
+        spec.sha256 = from_hex<32>(*hex);
+      verified = true;
+      break;
+    }
+    spec.allow_unverified = !verified;
+    spec.key = domain.name + '\x1f' + owner->name + "\x1fmaven\x1f" + path;
+    PackageKey k{domain.name, owner->name, std::string(k_format), p.group_id, p.artifact_id};
+    std::string version = p.version;
+    std::string filename = p.filename;
+    cache::Store* store = &ctx.store;
+    spec.on_commit = [store, k, version, filename](cache::Batch& batch,
+                                                   const cache::BlobRecord& record) {
+      AssetRecord asset{version, to_hex(record.digests.sha256), record.size};
+      batch.put(cache::Space::index, asset_key(k, filename), encode(asset));
+      // Record the ingested version (runs on the blocking pool: point reads are fine here).
+      auto existing = find_version(*store, k, version);
+      VersionRecord vr;
+      if (existing && *existing) {
+        vr = **existing;
+      } else {
+        vr.version = version;
+        vr.origin = "EXTERNAL";
+        vr.published_unix_ms = now_unix_ms();
+      }
+      bool present = false;
+      for (auto& [name, a] : vr.assets) present = present || name == filename;
+      if (!present) vr.assets.emplace_back(filename, asset);
+      batch.put(cache::Space::index, version_key(k, version), encode(vr));
+      auto pkg = find_package(*store, k);
+      if (pkg && !*pkg)
+        batch.put(cache::Space::index, package_key(k),
+                  encode(PackageRecord{json::object(), now_unix_ms()}));
+    };
+    Headers headers{{"Content-Type", content_type_for(p.filename)}};
+    co_await ctx.assets.fetch_and_serve(ex, std::move(spec), std::move(headers));
+  }
+
+  // --- Deploy ---
+
+  Result<PutOutcome> put_checksum(const PackageKey& k, const maven::Path& p,
+                                  const std::string& body) {
+    PutOutcome out;
+    ARCA_TRY(auto asset, find_asset(ctx.store, k, asset_name(p)));
+    if (!asset || asset->version != p.version) {
+      return PutOutcome{400,
+                        "Bad Request: no stored file " + p.filename + " to check the " +
+                            std::string(maven::checksum_suffix(p.checksum)) + " against",
+                        false};
+    }
+    auto sha = from_hex<32>(asset->sha256_hex);
+    ARCA_TRY(auto record, ctx.store.find_blob(*sha));
+    if (!record) return make_error(Errc::corrupt, "the stored file's blob is missing");
+    auto hex = maven::parse_checksum(body, p.checksum);
+    if (!hex) {
+      return PutOutcome{400,
+                        "Bad Request: the uploaded " +
+                            std::string(maven::checksum_suffix(p.checksum)) +
+                            " is not a valid checksum",
+                        false};
+    }
+    if (*hex != checksum_hex(record->digests, p.checksum)) {
+      return PutOutcome{400,
+                        "Bad Request: checksum mismatch: the uploaded " +
+                            std::string(maven::checksum_suffix(p.checksum)) + " of " + p.filename +
+                            " does not match the stored file",
+                        false};
+    }
+    return out;
+  }
+
+  Result<PutOutcome> put_file(const PackageKey& k, const maven::Path& p, const std::string& body,
+                              const std::optional<maven::Metadata>& metadata) {
+    PutOutcome out;
+    const std::string name = asset_name(p);
+    const std::string version_name =
+        p.kind == maven::PathKind::artifact_metadata ? std::string() : p.version;
+    const Digests digests = digest_of(body);
+    ARCA_TRY(auto existing_asset, find_asset(ctx.store, k, name));
+    std::optional<VersionRecord> record;
+    if (!version_name.empty()) {
+      ARCA_TRY(auto v, find_version(ctx.store, k, version_name));
+      record = std::move(v);
+    }
+    const bool same = existing_asset && existing_asset->sha256_hex == to_hex(digests.sha256);
+    if (p.kind == maven::PathKind::file && record && !maven::is_snapshot(p.version)) {
+      if (record->origin != "INTERNAL") {
+        return PutOutcome{409,
+                          "Conflict: " + k.ns + ":" + k.name + ":" + p.version +
+                              " is already stored from an upstream",
+                          false};
+      }
+      if (record->status != "Unfinished") {
+        if (same) return out;
+        return PutOutcome{409,
+                          "Conflict: release " + k.ns + ":" + k.name + ":" + p.version +
+                              " is published and immutable; " + p.filename + " cannot be replaced",
+                          false};
+      }
+    }
+    const int64_t now = now_unix_ms();
+    cache::Batch batch;
+    ARCA_TRY(auto writer, ctx.store.begin_blob());
+    ARCA_TRY_VOID(writer->append(body));
+    ARCA_TRY(auto blob, writer->finish());
+    batch.add_blob(*writer);
+    AssetRecord asset{version_name, to_hex(blob.digests.sha256), blob.size};
+    batch.put(cache::Space::index, asset_key(k, name), encode(asset));
+    if (p.kind == maven::PathKind::file) {
+      VersionRecord vr;
+      if (record) {
+        vr = *record;
+      } else {
+        vr.version = p.version;
+        vr.origin = "INTERNAL";
+        vr.status = "Unfinished";
+        vr.published_unix_ms = now;
+      }
+      bool replaced = false;
+      for (auto& [n, a] : vr.assets) {
+        if (n == name) {
+          a = asset;
+          replaced = true;
+        }
+      }
+      if (!replaced) vr.assets.emplace_back(name, asset);
+      if (maven::is_snapshot(p.version)) vr.published_unix_ms = now;
+      batch.put(cache::Space::index, version_key(k, p.version), encode(vr));
+    }
+    if (p.kind == maven::PathKind::artifact_metadata && metadata) {
+      // The version is Unfinished until its artifact-level metadata arrives.
+      for (auto& v : metadata->versions) {
+        ARCA_TRY(auto vr, find_version(ctx.store, k, v));
+        if (!vr || vr->origin != "INTERNAL" || vr->status != "Unfinished") continue;
+        vr->status = "Published";
+        vr->published_unix_ms = now;
+        batch.put(cache::Space::index, version_key(k, v), encode(*vr));
+      }
+    }
+    ARCA_TRY(auto pkg, find_package(ctx.store, k));
+    if (!pkg)
+      batch.put(cache::Space::index, package_key(k), encode(PackageRecord{json::object(), now}));
+    ARCA_TRY_VOID(ctx.store.commit(std::move(batch), /*durable=*/true));
+    out.changed = true;
+    return out;
+  }
+
+  asio::awaitable<void> put(Exchange& ex, const config::DomainConfig& domain,
+                            const config::RepositoryConfig& repo, maven::Path p) {
+    const std::string& body = ex.request().body;
+    std::optional<maven::Metadata> metadata;
+    if (p.kind != maven::PathKind::file && p.checksum == maven::ChecksumKind::none) {
+      auto parsed = maven::parse_metadata(body);
+      if (!parsed) {
+        co_await error(ex, 400, "Bad Request: " + parsed.error().message);
+        co_return;
+      }
+      if ((!parsed->group_id.empty() && parsed->group_id != p.group_id) ||
+          (!parsed->artifact_id.empty() && parsed->artifact_id != p.artifact_id) ||
+          (p.kind == maven::PathKind::version_metadata && !parsed->version.empty() &&
+           parsed->version != p.version)) {
+        co_await error(ex, 400,
+                       "Bad Request: maven-metadata.xml names other coordinates than its path");
+        co_return;
+      }
+      metadata = std::move(*parsed);
+    }
+    PackageKey k{domain.name, repo.name, std::string(k_format), p.group_id, p.artifact_id};
+    auto commit = [this, &k, &p, &body, &metadata]() -> Result<PutOutcome> {
+      std::lock_guard lock(publish_mutex);
+      if (p.checksum != maven::ChecksumKind::none) return put_checksum(k, p, body);
+      return put_file(k, p, body, metadata);
+    };
+    auto result = co_await offload(ctx.pool, std::move(commit));
+    if (!result) {
+      co_await error(ex, status_for(result.error()), result.error().message);
+      co_return;
+    }
+    if (result->status != 201) {
+      co_await error(ex, result->status, result->message);
+      co_return;
+    }
+    if (result->changed) {
+      ++ctx.generation;
+      ++ctx.metrics.publishes;
+      ARCA_LOG_INFO("deployed {}:{}:{} {} to {}/{}", p.group_id, p.artifact_id, p.version,
+                    p.filename, domain.name, repo.name);
+    }
+    Headers headers{{"Content-Type", "text/plain; charset=utf-8"}};
+    co_await ex.respond(201, std::move(headers), "Created\n");
+  }
+};
+
+MavenHandler::MavenHandler(Context& context) : impl_(std::make_unique<Impl>(context)) {}
+MavenHandler::~MavenHandler() = default;
+
+bool MavenHandler::is_publish(const Request& request, std::string_view) const {
+  return request.method == "PUT";
+}
+
+asio::awaitable<void> MavenHandler::handle(Exchange& ex, const config::DomainConfig& domain,
+                                           const config::RepositoryConfig& repo, std::string rest) {
+  auto& impl = *impl_;
+  const std::string& method = ex.request().method;
+  const bool read = method == "GET" || method == "HEAD";
+  if (!read && method != "PUT") {
+    co_await impl.error(ex, 405, "Method Not Allowed");
+    co_return;
+  }
+  auto path = maven::parse_path(rest);
+  if (!path) {
+    co_await impl.error(ex, 400, "Bad Request: " + path.error().message);
+    co_return;
+  }
+  if (!read) {
+    co_await impl.put(ex, domain, repo, std::move(*path));
+  } else if (path->kind == maven::PathKind::artifact_metadata) {
+    co_await impl.artifact_metadata(ex, domain, repo, std::move(*path));
+  } else if (path->kind == maven::PathKind::version_metadata) {
+    co_await impl.version_metadata(ex, domain, repo, std::move(*path));
+  } else {
+    co_await impl.file(ex, domain, repo, std::move(*path));
+  }
+}
+
+}  // namespace arca::proxy
