@@ -14,7 +14,8 @@ using namespace arca::auth;
 
 namespace {
 
-fs::path vectors_dir() { return fs::path(__FILE__).parent_path() / "sigv4_vectors"; }
+// ARCA_SOURCE_DIR comes from CMake (__FILE__ is relative when ccache rewrites paths).
+fs::path vectors_dir() { return fs::path(ARCA_SOURCE_DIR) / "tests/unit/auth/sigv4_vectors"; }
 
 std::string read(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
