@@ -4,6 +4,7 @@
 #include "common/log.hpp"
 #include "protocols/codeartifact/codeartifact.hpp"
 #include "proxy/blocking.hpp"
+#include "proxy/package_groups_handler.hpp"
 
 #include <algorithm>
 #include <functional>
@@ -306,9 +307,10 @@ Result<void> load_control_plane(Context& ctx) {
 
 struct CodeArtifactHandler::Impl {
   Context& ctx;
-  std::mutex write_mutex;  // serializes control-plane writes (held on the pool only)
+  std::mutex write_mutex;       // serializes control-plane writes (held on the pool only)
+  PackageGroupsHandler groups;  // package groups and package origin configuration
 
-  explicit Impl(Context& c) : ctx(c) {}
+  explicit Impl(Context& c) : ctx(c), groups(c) {}
 
   const std::string& region() const { return ctx.config.region; }
   std::string owner_of(const config::DomainConfig& d) const {
@@ -1334,7 +1336,8 @@ struct CodeArtifactHandler::Impl {
       if (format && p.key.format != *format) continue;
       if (ns && p.key.ns != *ns) continue;
       if (prefix && p.key.name.rfind(*prefix, 0) != 0) continue;
-      json origin = restrictions_for(p.versions);
+      auto explicit_origin = groups.package_origin(p.key);  // PutPackageOriginConfiguration
+      json origin = explicit_origin ? *explicit_origin : restrictions_for(p.versions);
       if (publish && origin["restrictions"]["publish"] != *publish) continue;
       if (upstream && origin["restrictions"]["upstream"] != *upstream) continue;
       items.emplace_back(id, package_summary(p.key, origin));
@@ -1357,9 +1360,11 @@ struct CodeArtifactHandler::Impl {
     auto& pr = std::get<PackageRef>(ref);
     auto versions = package_versions(pr);
     if (auto* e = std::get_if<ApiError>(&versions)) return Reply::fail(*e);
-    json pkg = {{"format", pr.key.format},
-                {"name", pr.key.name},
-                {"originConfiguration", restrictions_for(std::get<0>(versions))}};
+    auto origin = groups.package_origin(pr.key);  // set by PutPackageOriginConfiguration
+    json pkg = {
+        {"format", pr.key.format},
+        {"name", pr.key.name},
+        {"originConfiguration", origin ? *origin : restrictions_for(std::get<0>(versions))}};
     if (!pr.key.ns.empty()) pkg["namespace"] = pr.key.ns;
     return Reply::ok({{"package", pkg}});
   }
@@ -2063,6 +2068,10 @@ struct CodeArtifactHandler::Impl {
     if (name == "DeletePackage") return delete_package(call);
     if (name == "CopyPackageVersions") return copy_package_versions(call);
     if (name == "PublishPackageVersion") return publish_package_version(call);
+    if (PackageGroupsHandler::find_operation(call.op->method, call.op->path) == call.op) {
+      auto out = groups.run(*call.op, call.query, call.body, call.account);
+      return out.error ? Reply::fail(*out.error) : Reply::ok(std::move(out.body));
+    }
     return Reply::fail(ca::unknown_operation(call.request->method, call.request->path));
   }
 
@@ -2070,6 +2079,7 @@ struct CodeArtifactHandler::Impl {
   Reply prepare_and_run(Call& call) {
     const Request& req = *call.request;
     call.op = ca::find_operation(req.method, req.path);
+    if (!call.op) call.op = PackageGroupsHandler::find_operation(req.method, req.path);
     if (!call.op) return Reply::fail(ca::unknown_operation(req.method, req.path));
     if (auto e = authenticate(req, call)) return Reply::fail(*e);
     if (auto e = ca::parse_query(req.query, call.query)) return Reply::fail(*e);

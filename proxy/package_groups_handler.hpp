@@ -1,0 +1,63 @@
+#pragma once
+// The package-group operations of the CodeArtifact API (CreatePackageGroup ...
+// ListAllowedRepositoriesForGroup) and the package-level PutPackageOriginConfiguration, plus the
+// lookup the data plane calls to enforce origin controls.
+//
+// Persisted in the store's index space:
+//   pg <domain> <pattern>                      -> group JSON (contact, description, modes, lists)
+//   po <domain> <repo> <format> <ns> <name>    -> package origin configuration {publish, upstream}
+// Each domain's groups live in memory as a protocols::codeartifact::groups::GroupIndex (the root
+// group /* exists implicitly until it is edited).
+//
+// Thread-safety: all methods may be called from any thread; reads share a lock, writes are
+// serialized. run() does blocking store I/O: call it on the blocking pool.
+
+#include "protocols/codeartifact/codeartifact.hpp"
+#include "protocols/codeartifact/package_groups.hpp"
+#include "proxy/context.hpp"
+#include "proxy/repository_index.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace arca::proxy {
+
+class PackageGroupsHandler {
+ public:
+  // Loads the persisted groups (blocking; call at startup).
+  explicit PackageGroupsHandler(Context& context);
+  ~PackageGroupsHandler();
+
+  // The operation served here for a method and path; nullptr when none.
+  static const protocols::codeartifact::Operation* find_operation(std::string_view method,
+                                                                  std::string_view path);
+
+  struct Outcome {
+    std::optional<protocols::codeartifact::ApiError> error;
+    nlohmann::json body = nlohmann::json::object();
+  };
+  // Runs one operation whose query has passed check_query. `account` is the caller's.
+  // Blocking.
+  Outcome run(const protocols::codeartifact::Operation& op,
+              const protocols::codeartifact::Query& query, const nlohmann::json& body,
+              const std::string& account);
+
+  // The origin restrictions in force for a package of a domain (group-level controls; WEAK
+  // associations block everything). Fast: no store access.
+  protocols::codeartifact::groups::OriginRestrictions origin_restrictions(
+      std::string_view domain, std::string_view format, std::string_view ns,
+      std::string_view name) const;
+
+  // The package-level configuration set with PutPackageOriginConfiguration, as
+  // {"restrictions": {"publish", "upstream"}}; nullopt when never set. Blocking (one Get).
+  std::optional<nlohmann::json> package_origin(const PackageKey& key) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace arca::proxy
