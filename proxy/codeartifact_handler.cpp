@@ -4,6 +4,7 @@
 #include "common/log.hpp"
 #include "protocols/codeartifact/codeartifact.hpp"
 #include "proxy/blocking.hpp"
+#include "proxy/http_util.hpp"
 #include "proxy/package_groups_handler.hpp"
 
 #include <algorithm>
@@ -202,17 +203,6 @@ struct Reply {
     return r;
   }
 };
-
-bool valid_host(std::string_view host) {
-  if (host.empty() || host.size() > 255) return false;
-  for (char c : host) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
-          c == '[' || c == ']')) {
-      return false;
-    }
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -2124,14 +2114,7 @@ asio::awaitable<void> CodeArtifactHandler::handle(Exchange& ex) {
   const Request& req = ex.request();
   Call call;
   call.request = &req;
-  if (!impl.ctx.config.public_url.empty()) {
-    call.base_url = impl.ctx.config.public_url;
-    if (call.base_url.back() == '/') call.base_url.pop_back();
-  } else {
-    std::string_view host = req.header("host");
-    if (!valid_host(host)) host = "127.0.0.1";
-    call.base_url = "http://" + std::string(host);
-  }
+  call.base_url = public_origin(impl.ctx.config, req);
   Call* call_ptr = &call;
   Impl* impl_ptr = &impl;
   auto run = [impl_ptr, call_ptr]() -> Reply {

@@ -4,6 +4,7 @@
 #include "common/log.hpp"
 #include "protocols/npm/npm.hpp"
 #include "proxy/blocking.hpp"
+#include "proxy/http_util.hpp"
 #include "proxy/flights.hpp"
 #include "proxy/lru.hpp"
 
@@ -24,26 +25,6 @@ namespace {
 
 constexpr int64_t k_failure_backoff_ms = 5'000;
 constexpr std::string_view k_abbreviated_type = "application/vnd.npm.install-v1+json";
-
-std::optional<std::string> percent_decode(std::string_view s) {
-  auto pct = boost::urls::make_pct_string_view(s);
-  if (!pct) return std::nullopt;
-  std::string out;
-  pct->decode({}, boost::urls::string_token::assign_to(out));
-  return out;
-}
-
-std::vector<std::string_view> split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  size_t pos = 0;
-  for (;;) {
-    auto next = s.find(sep, pos);
-    out.push_back(s.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos));
-    if (next == std::string_view::npos) break;
-    pos = next + 1;
-  }
-  return out;
-}
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
@@ -76,17 +57,6 @@ struct View {
   std::map<std::string, std::shared_ptr<const Rendered>> rendered;  // by tarball base URL
 };
 using ViewPtr = std::shared_ptr<View>;
-
-bool valid_host(std::string_view host) {
-  if (host.empty() || host.size() > 255) return false;
-  for (char c : host) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' || c == '[' ||
-          c == ']')) {
-      return false;
-    }
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -121,16 +91,7 @@ struct NpmHandler::Impl {
 
   std::string base_url(const Exchange& ex, const config::DomainConfig& domain,
                        const config::RepositoryConfig& repo) const {
-    std::string base;
-    if (!ctx.config.public_url.empty()) {
-      base = ctx.config.public_url;
-      if (base.back() == '/') base.pop_back();
-    } else {
-      std::string_view host = ex.request().header("host");
-      if (!valid_host(host)) host = "127.0.0.1";
-      base = "http://" + std::string(host);
-    }
-    return base + "/" + domain.name + "/npm/" + repo.name + "/";
+    return public_origin(ctx.config, ex.request()) + "/" + domain.name + "/npm/" + repo.name + "/";
   }
 
   // --- Upstream packuments (cached, revalidated, single flight) ---
