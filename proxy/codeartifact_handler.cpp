@@ -300,7 +300,10 @@ struct CodeArtifactHandler::Impl {
   std::mutex write_mutex;       // serializes control-plane writes (held on the pool only)
   PackageGroupsHandler groups;  // package groups and package origin configuration
 
-  explicit Impl(Context& c) : ctx(c), groups(c) {}
+  explicit Impl(Context& c) : ctx(c), groups(c) { ctx.groups = &groups; }
+  ~Impl() {
+    if (ctx.groups == &groups) ctx.groups = nullptr;
+  }
 
   const std::string& region() const { return ctx.config.region; }
   std::string owner_of(const config::DomainConfig& d) const {
@@ -2060,7 +2063,11 @@ struct CodeArtifactHandler::Impl {
     if (name == "PublishPackageVersion") return publish_package_version(call);
     if (PackageGroupsHandler::find_operation(call.op->method, call.op->path) == call.op) {
       auto out = groups.run(*call.op, call.query, call.body, call.account);
-      return out.error ? Reply::fail(*out.error) : Reply::ok(std::move(out.body));
+      if (out.error) return Reply::fail(*out.error);
+      Reply reply = Reply::ok(std::move(out.body));
+      // Origin controls decide which versions the data plane lists: rebuild npm documents.
+      reply.generation_changed = PackageGroupsHandler::changes_restrictions(call.op->name);
+      return reply;
     }
     return Reply::fail(ca::unknown_operation(call.request->method, call.request->path));
   }

@@ -18,6 +18,8 @@
 
 namespace arca::proxy {
 
+class PackageGroupsHandler;
+
 struct Context {
   const config::Config& config;
   boost::asio::io_context& ioc;
@@ -32,6 +34,9 @@ struct Context {
   // Signs and checks the authorization tokens of the data plane; set at startup
   // (load_control_plane in proxy/codeartifact_handler.hpp), before listening.
   std::unique_ptr<auth::TokenService> tokens;
+  // Package groups (origin controls) for the data plane to enforce; owned by the CodeArtifact
+  // handler, which sets this when it is constructed (before listening). Null: no restrictions.
+  PackageGroupsHandler* groups = nullptr;
 };
 
 }  // namespace arca::proxy

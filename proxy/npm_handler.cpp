@@ -7,6 +7,7 @@
 #include "proxy/http_util.hpp"
 #include "proxy/flights.hpp"
 #include "proxy/lru.hpp"
+#include "proxy/package_groups_handler.hpp"
 
 #include <boost/url/decode_view.hpp>
 #include <boost/url/pct_string_view.hpp>
@@ -19,6 +20,7 @@ namespace arca::proxy {
 
 namespace asio = boost::asio;
 namespace npm = protocols::npm;
+namespace pg = protocols::codeartifact::groups;
 using json = nlohmann::json;
 
 namespace {
@@ -264,6 +266,16 @@ struct NpmHandler::Impl {
     return std::optional<json>(std::move(doc));
   }
 
+  pg::OriginRestrictions origin_restrictions(const config::DomainConfig& domain,
+                                             const npm::PackageName& name) const {
+    if (!ctx.groups) return pg::OriginRestrictions{};
+    return ctx.groups->origin_restrictions(domain.name, "npm", name.scope, name.name);
+  }
+  std::string group_of(const config::DomainConfig& domain, const npm::PackageName& name) const {
+    if (!ctx.groups) return "/*";
+    return ctx.groups->associated_group(domain.name, "npm", name.scope, name.name);
+  }
+
   asio::awaitable<Result<ViewPtr>> view(const config::DomainConfig& domain,
                                         const config::RepositoryConfig& repo, npm::PackageName name) {
     const std::string key = domain.name + '\x1f' + repo.name + '\x1f' + name.full();
@@ -287,6 +299,10 @@ struct NpmHandler::Impl {
                                               npm::PackageName name, std::string key,
                                               uint64_t generation) {
     auto order = ctx.topology.resolution_order(domain.name, repo.name);
+    // Origin controls (package groups): versions an upstream repository holds come in only when
+    // INTERNAL_UPSTREAM allows the repository asked; an external connection's only when
+    // EXTERNAL_UPSTREAM allows the repository that owns the connection.
+    const pg::OriginRestrictions restrictions = origin_restrictions(domain, name);
     std::vector<json> owned;  // keeps the own documents alive
     owned.reserve(order.size());
     std::vector<const json*> sources;
@@ -301,6 +317,10 @@ struct NpmHandler::Impl {
     });
     if (!own) co_return own.error();
     for (size_t i = 0; i < order.size(); ++i) {
+      if (i > 0 && order[i]->name != repo.name &&
+          !restrictions.allows(pg::RestrictionType::internal_upstream, repo.name)) {
+        continue;
+      }
       if ((*own)[i]) {
         owned.push_back(std::move(*(*own)[i]));
         sources.push_back(&owned.back());
@@ -315,6 +335,10 @@ struct NpmHandler::Impl {
     for (auto* r : order) {
       auto* ec = ctx.topology.external_connection(*r);
       if (!ec || ec->format != "npm") continue;
+      if (!restrictions.allows(pg::RestrictionType::external_upstream, r->name)) continue;
+      if (r->name != repo.name && !restrictions.allows(pg::RestrictionType::internal_upstream, repo.name)) {
+        continue;
+      }
       auto doc = co_await upstream_doc(ec, name);
       if (!doc) {
         upstream_failure = doc.error();
@@ -495,8 +519,12 @@ struct NpmHandler::Impl {
       co_return;
     }
     auto order = ctx.topology.resolution_order(domain.name, repo.name);
+    const pg::OriginRestrictions restrictions = origin_restrictions(domain, name);
     // Fast path: the asset is already stored in this repository or one of its upstreams.
     for (auto* r : order) {
+      if (r->name != repo.name && !restrictions.allows(pg::RestrictionType::internal_upstream, repo.name)) {
+        continue;
+      }
       PackageKey k{domain.name, r->name, "npm", name.scope, name.name};
       // Archived and Disposed versions are not downloadable (and never fetched again).
       auto status = find_version(ctx.store, k, *version);
@@ -558,6 +586,13 @@ struct NpmHandler::Impl {
     }
     const auto* owner = origin->second.repo;
     const auto* ec = origin->second.connection;
+    if (!restrictions.allows(pg::RestrictionType::external_upstream, owner->name)) {
+      std::string message = name.full() + "@" + *version + " may not be fetched from " + ec->name +
+                            ": package group " + group_of(domain, name) +
+                            " blocks EXTERNAL_UPSTREAM for repository " + owner->name;
+      co_await error(ex, 403, message);
+      co_return;
+    }
     std::string url = dist->tarball;
     if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
       url = ec->url + (url.size() && url[0] == '/' ? url.substr(1) : url);
@@ -590,6 +625,13 @@ struct NpmHandler::Impl {
     auto parsed = npm::parse_publish(ex.request().body, name);
     if (!parsed) {
       co_await error(ex, 400, parsed.error().message);
+      co_return;
+    }
+    if (!origin_restrictions(domain, name).allows(pg::RestrictionType::publish, repo.name)) {
+      std::string message = "Publishing " + name.full() + " to repository " + repo.name +
+                            " is not allowed by the PUBLISH origin control of package group " +
+                            group_of(domain, name);
+      co_await error(ex, 403, message);
       co_return;
     }
     PackageKey k{domain.name, repo.name, "npm", name.scope, name.name};

@@ -720,6 +720,23 @@ pg::OriginRestrictions PackageGroupsHandler::origin_restrictions(std::string_vie
   return pg::OriginRestrictions{};  // only the root group: everything allowed
 }
 
+std::string PackageGroupsHandler::associated_group(std::string_view domain,
+                                                   std::string_view format, std::string_view ns,
+                                                   std::string_view name) const {
+  std::shared_lock lock(impl_->mutex);
+  if (auto* index = impl_->index_of(domain)) {
+    auto m = index->match(format, ns, name);
+    if (m.group) return m.group->pattern;
+  }
+  return "/*";
+}
+
+bool PackageGroupsHandler::changes_restrictions(std::string_view operation) {
+  return operation == "CreatePackageGroup" || operation == "UpdatePackageGroup" ||
+         operation == "UpdatePackageGroupOriginConfiguration" ||
+         operation == "DeletePackageGroup" || operation == "PutPackageOriginConfiguration";
+}
+
 std::optional<json> PackageGroupsHandler::package_origin(const PackageKey& key) const {
   auto v = impl_->ctx.store.get(cache::Space::index, origin_key(key));
   if (!v || !*v) return std::nullopt;

@@ -51,6 +51,13 @@ class PackageGroupsHandler {
       std::string_view domain, std::string_view format, std::string_view ns,
       std::string_view name) const;
 
+  // The pattern of the group a package is associated with ("/*" when none matches).
+  std::string associated_group(std::string_view domain, std::string_view format,
+                               std::string_view ns, std::string_view name) const;
+
+  // True for the operations that may change the restrictions in force (create, update, delete).
+  static bool changes_restrictions(std::string_view operation);
+
   // The package-level configuration set with PutPackageOriginConfiguration, as
   // {"restrictions": {"publish", "upstream"}}; nullopt when never set. Blocking (one Get).
   std::optional<nlohmann::json> package_origin(const PackageKey& key) const;
