@@ -1738,46 +1738,13 @@ struct CodeArtifactHandler::Impl {
     return r;
   }
 
-  Reply dispose_package_versions(const Call& call) {
-    auto ref = package_ref(call);
-    if (auto* e = std::get_if<ApiError>(&ref)) return Reply::fail(*e);
-    auto& pr = std::get<PackageRef>(ref);
-    std::vector<std::string> versions;
-    std::map<std::string, std::string> revisions;
-    std::optional<std::string> expected;
-    if (auto e = batch_inputs(call, versions, revisions, expected)) return Reply::fail(*e);
-    std::lock_guard lock(write_mutex);
-    auto planned =
-        plan_batch(pr, versions, revisions, expected,
-                   [](const VersionRecord&) -> std::optional<std::pair<std::string, std::string>> {
-                     return std::nullopt;
-                   });
-    if (auto* e = std::get_if<ApiError>(&planned)) return Reply::fail(*e);
-    auto& plan = std::get<BatchPlan>(planned);
-    cache::Batch batch;
-    std::set<std::string> gone;
-    for (auto& v : plan.targets) {
-      for (auto& [name, a] : v.assets) {
-        batch.del(cache::Space::index,
-                  asset_key(pr.key, pr.key.format == "generic" ? v.version + "/" + name : name));
-      }
-      v.assets.clear();
-      v.status = "Disposed";
-      batch.put(cache::Space::index, version_key(pr.key, v.version), encode(v));
-      plan.successful[v.version] = {{"revision", version_revision(v)}, {"status", "Disposed"}};
-      gone.insert(v.version);
-    }
-    if (!plan.targets.empty()) {
-      fix_dist_tags(pr.key, batch, gone);
-      if (auto s = ctx.store.commit(std::move(batch), true); !s)
-        return Reply::fail(ca::internal_error(s.error().message));
-    }
-    Reply r = Reply::ok({{"successfulVersions", plan.successful}, {"failedVersions", plan.failed}});
-    r.generation_changed = !plan.targets.empty();
-    return r;
-  }
+  Reply dispose_package_versions(const Call& call) { return remove_package_versions(call, true); }
 
-  Reply delete_package_versions(const Call& call) {
+  Reply delete_package_versions(const Call& call) { return remove_package_versions(call, false); }
+
+  // DisposePackageVersions (dispose: the record stays, status Disposed, assets gone) and
+  // DeletePackageVersions (the record goes too) share everything else.
+  Reply remove_package_versions(const Call& call, bool dispose) {
     auto ref = package_ref(call);
     if (auto* e = std::get_if<ApiError>(&ref)) return Reply::fail(*e);
     auto& pr = std::get<PackageRef>(ref);
@@ -1793,6 +1760,7 @@ struct CodeArtifactHandler::Impl {
                    });
     if (auto* e = std::get_if<ApiError>(&planned)) return Reply::fail(*e);
     auto& plan = std::get<BatchPlan>(planned);
+    const std::string status = dispose ? "Disposed" : "Deleted";
     cache::Batch batch;
     std::set<std::string> gone;
     for (auto& v : plan.targets) {
@@ -1800,8 +1768,14 @@ struct CodeArtifactHandler::Impl {
         batch.del(cache::Space::index,
                   asset_key(pr.key, pr.key.format == "generic" ? v.version + "/" + name : name));
       }
-      batch.del(cache::Space::index, version_key(pr.key, v.version));
-      plan.successful[v.version] = {{"revision", version_revision(v)}, {"status", "Deleted"}};
+      if (dispose) {
+        v.assets.clear();
+        v.status = status;
+        batch.put(cache::Space::index, version_key(pr.key, v.version), encode(v));
+      } else {
+        batch.del(cache::Space::index, version_key(pr.key, v.version));
+      }
+      plan.successful[v.version] = {{"revision", version_revision(v)}, {"status", status}};
       gone.insert(v.version);
     }
     if (!plan.targets.empty()) {
