@@ -20,6 +20,7 @@ namespace asio = boost::asio;
 namespace ca = protocols::codeartifact;
 using json = nlohmann::json;
 using ca::ApiError;
+using ca::body_string;
 
 namespace {
 
@@ -504,23 +505,6 @@ struct CodeArtifactHandler::Impl {
   }
 
   // --- Body helpers ---
-
-  static std::optional<ApiError> body_string(const json& body, const char* member, std::string& out,
-                                             bool required = false) {
-    auto it = body.find(member);
-    if (it == body.end() || it->is_null()) {
-      if (required) {
-        return ca::validation_error(std::string("1 validation error detected: Value null at '") +
-                                    member +
-                                    "' failed to satisfy constraint: Member must not be null");
-      }
-      return std::nullopt;
-    }
-    if (!it->is_string())
-      return ca::validation_error(std::string("'") + member + "' must be a string");
-    out = it->get<std::string>();
-    return std::nullopt;
-  }
 
   static std::optional<ApiError> body_tags(const json& body,
                                            std::vector<std::pair<std::string, std::string>>& out,

@@ -15,6 +15,7 @@ namespace ca = protocols::codeartifact;
 namespace pg = protocols::codeartifact::groups;
 using json = nlohmann::json;
 using ca::ApiError;
+using ca::body_string;
 
 namespace {
 
@@ -95,23 +96,6 @@ std::optional<ApiError> check_pattern_shape(std::string_view member, std::string
                                 "' failed to satisfy constraint: Member must have length between "
                                 "2 and 520");
   }
-  return std::nullopt;
-}
-
-std::optional<ApiError> body_string(const json& body, const char* member, std::string& out,
-                                    bool required = false) {
-  auto it = body.find(member);
-  if (it == body.end() || it->is_null()) {
-    if (required) {
-      return ca::validation_error(std::string("1 validation error detected: Value null at '") +
-                                  member +
-                                  "' failed to satisfy constraint: Member must not be null");
-    }
-    return std::nullopt;
-  }
-  if (!it->is_string())
-    return ca::validation_error(std::string("'") + member + "' must be a string");
-  out = it->get<std::string>();
   return std::nullopt;
 }
 

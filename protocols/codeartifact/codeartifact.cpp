@@ -624,4 +624,19 @@ const std::vector<KnownConnection>& known_external_connections() {
   return k;
 }
 
+std::optional<ApiError> body_string(const nlohmann::json& body, const char* member,
+                                    std::string& out, bool required) {
+  auto it = body.find(member);
+  if (it == body.end() || it->is_null()) {
+    if (required) {
+      return validation_error(std::string("1 validation error detected: Value null at '") +
+                              member + "' failed to satisfy constraint: Member must not be null");
+    }
+    return std::nullopt;
+  }
+  if (!it->is_string()) return validation_error(std::string("'") + member + "' must be a string");
+  out = it->get<std::string>();
+  return std::nullopt;
+}
+
 }  // namespace arca::protocols::codeartifact

@@ -27,6 +27,11 @@ struct ApiError {
 };
 
 ApiError validation_error(std::string message, std::string reason = "FIELD_VALIDATION_FAILED");
+
+// Reads string member `member` of a request body into `out`. Absent or null: an error only when
+// `required` (worded as the service words it); present but not a string: an error.
+std::optional<ApiError> body_string(const nlohmann::json& body, const char* member,
+                                    std::string& out, bool required = false);
 ApiError not_found(std::string message, std::string resource_type = {},
                    std::string resource_id = {});
 ApiError conflict(std::string message, std::string resource_type = {},
