@@ -158,6 +158,22 @@ std::shared_ptr<Fill> AssetService::join(FillSpec&& spec, bool& started) {
     started = false;
     return it->second;
   }
+  // A fill leaves the map only after its commit, so when none is in flight a request that
+  // missed the index before the commit finds the bytes now instead of fetching them again.
+  if (spec.find_stored) {
+    if (auto stored = spec.find_stored()) {
+      started = false;
+      auto done = std::make_shared<Fill>();
+      done->chunk_size = stored->chunk_size;
+      done->state = Fill::State::done;
+      done->content_length = stored->size;
+      done->received = stored->size;
+      done->flushed = stored->size;
+      done->blob_id = stored->id;
+      done->record = *stored;
+      return done;
+    }
+  }
   auto fill = std::make_shared<Fill>();
   fill->chunk_size = store_.chunk_size();
   fills_.emplace(spec.key, fill);

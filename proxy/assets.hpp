@@ -42,6 +42,10 @@ struct FillSpec {
   // Accepts the bytes as fetched when no digest is declared (Maven upstreams that publish no
   // checksum files, such as Debian's /usr/share/maven-repo). They are still stored by content.
   bool allow_unverified = false;
+  // Optional: looks the asset up in the index (a point read). Called under the fill map's lock
+  // when no fill is in flight, to close the window between another fill's commit and its
+  // leaving the map.
+  std::function<std::optional<cache::BlobRecord>()> find_stored;
   // Adds index entries to the commit batch once the bytes are verified.
   std::function<void(cache::Batch&, const cache::BlobRecord&)> on_commit;
 };
