@@ -12,14 +12,16 @@ std::string_view default_config_text() {
   "external_connections": {
     "public:npmjs": { "url": "https://registry.npmjs.org/" },
     "public:pypi": { "url": "https://pypi.org/simple/" },
-    "public:maven-central": { "url": "https://repo.maven.apache.org/maven2/" }
+    "public:maven-central": { "url": "https://repo.maven.apache.org/maven2/" },
+    "public:nuget-org": { "url": "https://api.nuget.org/v3/index.json" }
   },
   "domains": [
     { "name": "local", "repositories": [
         { "name": "npm-store", "external_connection": "public:npmjs" },
         { "name": "pypi-store", "external_connection": "public:pypi" },
         { "name": "maven-central-store", "external_connection": "public:maven-central" },
-        { "name": "main", "upstreams": ["npm-store", "pypi-store", "maven-central-store"] }
+        { "name": "nuget-store", "external_connection": "public:nuget-org" },
+        { "name": "main", "upstreams": ["npm-store", "pypi-store", "maven-central-store", "nuget-store"] }
     ] }
   ]
 }

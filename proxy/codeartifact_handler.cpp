@@ -3,6 +3,7 @@
 #include "auth/sigv4.hpp"
 #include "common/log.hpp"
 #include "protocols/codeartifact/codeartifact.hpp"
+#include "protocols/nuget/nuget.hpp"
 #include "proxy/blocking.hpp"
 #include "proxy/http_util.hpp"
 #include "proxy/package_groups_handler.hpp"
@@ -590,6 +591,8 @@ struct CodeArtifactHandler::Impl {
     if (ref.key.format == "generic" && ref.key.ns.empty()) {
       return ca::validation_error("generic packages require a namespace");
     }
+    // NuGet ids are stored lower-case (the API accepts them in any case).
+    if (ref.key.format == "nuget") ref.key.name = protocols::nuget::lower(ref.key.name);
     return ref;
   }
 
@@ -613,9 +616,23 @@ struct CodeArtifactHandler::Impl {
     return k.name;
   }
 
+  // NuGet keeps the id as published (original case) in the version's manifest.
+  static std::string nuget_display_name(const PackageKey& k, const VersionRecord& v) {
+    if (k.format == "nuget") {
+      auto m = json::parse(v.manifest, nullptr, false);
+      if (m.is_object() && m.contains("id") && m["id"].is_string()) return m["id"].get<std::string>();
+    }
+    return display_name(k);
+  }
+
   std::variant<VersionRecord, ApiError> version_of(const PackageRef& ref,
                                                    const std::string& version) {
-    auto v = find_version(ctx.store, ref.key, version);
+    std::string key = version;
+    if (ref.key.format == "nuget") {
+      // NuGet versions are stored normalized and lower-case ("1.0" finds "1.0.0").
+      if (auto n = protocols::nuget::normalize_version(version)) key = protocols::nuget::lower(*n);
+    }
+    auto v = find_version(ctx.store, ref.key, key);
     if (!v) return ca::internal_error(v.error().message);
     if (!*v) {
       return ca::not_found("Package version not found: " + display_name(ref.key) + "@" + version,
@@ -1425,7 +1442,7 @@ struct CodeArtifactHandler::Impl {
     auto& v = std::get<VersionRecord>(found);
     json pv = {{"format", pr.key.format},
                {"packageName", pr.key.name},
-               {"displayName", display_name(pr.key)},
+               {"displayName", nuget_display_name(pr.key, v)},
                {"version", v.version},
                {"publishedTime", ca::timestamp(v.published_unix_ms)},
                {"revision", version_revision(v)},

@@ -4,6 +4,7 @@
 #include "proxy/codeartifact_handler.hpp"
 #include "proxy/maven_handler.hpp"
 #include "proxy/npm_handler.hpp"
+#include "proxy/nuget_handler.hpp"
 #include "proxy/pypi_handler.hpp"
 
 #include <atomic>
@@ -111,6 +112,42 @@ std::optional<std::string> data_plane_auth_failure(const Context& ctx, const Req
   return std::nullopt;
 }
 
+// NuGet pushes and unlists carry the arca token as the API key (X-NuGet-ApiKey; Basic
+// "aws:<token>" from a configured source credential is accepted too). A key is always required:
+// NuGet clients send one with every push. Returns the status (401 without a key, 403 with a bad
+// one, as NuGet servers answer) and the reason, or nullopt.
+std::optional<std::pair<unsigned, std::string>> nuget_key_failure(const Context& ctx,
+                                                                  const Request& req,
+                                                                  std::string_view domain) {
+  std::string token(req.header("x-nuget-apikey"));
+  if (token.empty()) {
+    std::string_view h = req.header("authorization");
+    if (h.size() > 6 && iequals(h.substr(0, 6), "Basic ")) {
+      if (auto decoded = base64_decode(h.substr(6))) {
+        if (auto colon = decoded->find(':'); colon != std::string::npos) token = decoded->substr(colon + 1);
+      }
+    } else if (h.size() > 7 && iequals(h.substr(0, 7), "Bearer ")) {
+      token = std::string(h.substr(7));
+    }
+  }
+  while (!token.empty() && token.back() == ' ') token.pop_back();
+  if (token.empty()) {
+    return std::pair<unsigned, std::string>(
+        401, "An API key is required to push or unlist: pass an arca authorization token "
+             "(aws codeartifact get-authorization-token) as the API key");
+  }
+  if (token.rfind("arca1.", 0) != 0 || !ctx.tokens) {
+    return std::pair<unsigned, std::string>(
+        403, "The specified API key is invalid: it is not an arca authorization token");
+  }
+  auto claims = ctx.tokens->verify(token, token_clock_now());
+  if (!claims) return std::pair<unsigned, std::string>(403, "The specified API key is invalid: " + claims.error().message);
+  if (claims->domain != domain) {
+    return std::pair<unsigned, std::string>(403, "The specified API key is invalid: the token is for another domain");
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 struct Router::Impl {
@@ -118,10 +155,11 @@ struct Router::Impl {
   NpmHandler npm;
   PypiHandler pypi;
   MavenHandler maven;
+  NugetHandler nuget;
   CodeArtifactHandler codeartifact;
   std::atomic<bool> ready{false};
 
-  explicit Impl(Context& c) : ctx(c), npm(c), pypi(c), maven(c), codeartifact(c) {}
+  explicit Impl(Context& c) : ctx(c), npm(c), pypi(c), maven(c), nuget(c), codeartifact(c) {}
 };
 
 Router::Router(Context& context) : impl_(std::make_unique<Impl>(context)) {}
@@ -140,6 +178,9 @@ uint64_t Router::body_limit(const Request& request) const {
   }
   if (auto dp = split_data_path(request.path); dp && dp->format == "maven") {
     if (impl_->maven.is_publish(request, dp->rest)) return listen.publish_body_limit_bytes;
+  }
+  if (auto dp = split_data_path(request.path); dp && dp->format == "nuget") {
+    if (impl_->nuget.is_publish(request, dp->rest)) return listen.publish_body_limit_bytes;
   }
   return listen.body_limit_bytes;
 }
@@ -165,8 +206,15 @@ asio::awaitable<void> Router::handle(Exchange& ex) {
   } else if (auto dp = split_data_path(path)) {
     auto* domain = impl.ctx.topology.domain(dp->domain);
     auto* repo = domain ? impl.ctx.topology.repository(dp->domain, dp->repo) : nullptr;
-    auto auth_failure = data_plane_auth_failure(impl.ctx, req, dp->domain);
-    if (auth_failure) {
+    // NuGet writes are authenticated by their API key instead (below).
+    const bool nuget_write = dp->format == "nuget" && is_write(req);
+    auto auth_failure = nuget_write ? std::nullopt : data_plane_auth_failure(impl.ctx, req, dp->domain);
+    auto key_failure = nuget_write ? nuget_key_failure(impl.ctx, req, dp->domain) : std::nullopt;
+    if (key_failure) {
+      Headers headers{{"Content-Type", "text/plain; charset=utf-8"}};
+      if (key_failure->first == 401) headers.emplace_back("WWW-Authenticate", "Basic realm=\"arca\"");
+      co_await ex.respond(key_failure->first, std::move(headers), key_failure->second + "\n");
+    } else if (auth_failure) {
       // Presenting a bad token is never treated as anonymous.
       Headers headers;
       std::string body;
@@ -190,6 +238,8 @@ asio::awaitable<void> Router::handle(Exchange& ex) {
       co_await impl.pypi.handle(ex, *domain, *repo, std::string(dp->rest));
     } else if (dp->format == "maven") {
       co_await impl.maven.handle(ex, *domain, *repo, std::string(dp->rest));
+    } else if (dp->format == "nuget") {
+      co_await impl.nuget.handle(ex, *domain, *repo, std::string(dp->rest));
     } else {
       co_await ex.respond(404, json_type, json_error("unsupported package format: " + std::string(dp->format)));
     }

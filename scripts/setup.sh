@@ -31,6 +31,10 @@ packages=("${build_packages[@]}")
 if [ $want_test = 1 ] && ! command -v npm >/dev/null 2>&1; then
   packages+=(nodejs npm)
 fi
+# Debian's `nuget` (2.8.7, on mono) drives the NuGet V2 feed tests; installed only when missing.
+if [ $want_test = 1 ] && ! command -v nuget >/dev/null 2>&1; then
+  packages+=(nuget)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

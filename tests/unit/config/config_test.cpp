@@ -38,15 +38,21 @@ TEST_SUITE("config::Config") {
     CHECK(c.external_connections.at("public:maven-central").format == "maven");
     CHECK(c.external_connections.at("public:maven-central").url ==
           "https://repo.maven.apache.org/maven2/");
-    REQUIRE(c.domains[0].repositories.size() == 4);
+    REQUIRE(c.external_connections.count("public:nuget-org") == 1);
+    CHECK(c.external_connections.at("public:nuget-org").format == "nuget");
+    CHECK(c.external_connections.at("public:nuget-org").url ==
+          "https://api.nuget.org/v3/index.json");
+    REQUIRE(c.domains[0].repositories.size() == 5);
     CHECK(c.domains[0].repositories[0].external_connection == "public:npmjs");
     CHECK(c.domains[0].repositories[1].name == "pypi-store");
     CHECK(c.domains[0].repositories[1].external_connection == "public:pypi");
     CHECK(c.domains[0].repositories[2].name == "maven-central-store");
     CHECK(c.domains[0].repositories[2].external_connection == "public:maven-central");
-    CHECK(c.domains[0].repositories[3].name == "main");
-    CHECK(c.domains[0].repositories[3].upstreams ==
-          std::vector<std::string>{"npm-store", "pypi-store", "maven-central-store"});
+    CHECK(c.domains[0].repositories[3].name == "nuget-store");
+    CHECK(c.domains[0].repositories[3].external_connection == "public:nuget-org");
+    CHECK(c.domains[0].repositories[4].name == "main");
+    CHECK(c.domains[0].repositories[4].upstreams ==
+          std::vector<std::string>{"npm-store", "pypi-store", "maven-central-store", "nuget-store"});
   }
 
   TEST_CASE("comments are allowed") {
