@@ -757,6 +757,9 @@ struct CodeArtifactHandler::Impl {
     batch.del(cache::Space::index, domain_record_key(domain.name));
     if (auto r = ctx.store.commit(std::move(batch), true); !r)
       return Reply::fail(ca::internal_error(r.error().message));
+    // Its package groups and package origin configurations go with it.
+    if (auto r = groups.forget_domain(domain.name); !r)
+      return Reply::fail(ca::internal_error(r.error().message));
     auto r = ctx.topology.update([&](Topology::Snapshot& s) -> Result<void> {
       s.domains.erase(std::remove_if(s.domains.begin(), s.domains.end(),
                                      [&](auto& x) { return x.name == domain.name; }),
@@ -968,7 +971,7 @@ struct CodeArtifactHandler::Impl {
     json desc = repo_description(domain, r);
     cache::Batch batch;
     batch.del(cache::Space::index, repo_record_key(domain.name, r.name));
-    for (auto* kind : {"pk", "pv", "as"}) {
+    for (auto* kind : {"pk", "pv", "as", "po"}) {
       if (auto s = delete_prefix(batch,
                                  std::string(kind) + k_sep + domain.name + k_sep + r.name + k_sep);
           !s) {
@@ -1211,6 +1214,7 @@ struct CodeArtifactHandler::Impl {
                                std::vector<std::pair<std::string, std::string>>&)>& change,
                            bool write) {
     const std::string arn = call.qs("resourceArn");
+    if (arn.find(":package-group/") != std::string::npos) return group_tags(arn, change, write);
     auto parsed = ca::parse_arn(arn);
     if (!parsed)
       return Reply::fail(
@@ -1249,6 +1253,23 @@ struct CodeArtifactHandler::Impl {
     }
     if (write) return Reply::ok(json::object());
     return Reply::ok({{"tags", tags_json(tags)}});
+  }
+
+  // with_resource_tags for a package-group ARN.
+  Reply group_tags(const std::string& arn,
+                   const std::function<std::optional<ApiError>(
+                       std::vector<std::pair<std::string, std::string>>&)>& change,
+                   bool write) {
+    std::unique_lock<std::mutex> lock(write_mutex, std::defer_lock);
+    if (write) lock.lock();
+    auto tags = groups.group_tags(arn);
+    if (!tags) return Reply::fail(ca::not_found("Resource not found: " + arn, "package-group", arn));
+    if (auto e = change(*tags)) return Reply::fail(*e);
+    if (!write) return Reply::ok({{"tags", tags_json(*tags)}});
+    auto saved = groups.set_group_tags(arn, std::move(*tags));
+    if (!saved) return Reply::fail(ca::internal_error(saved.error().message));
+    if (!*saved) return Reply::fail(ca::not_found("Resource not found: " + arn, "package-group", arn));
+    return Reply::ok(json::object());
   }
 
   Reply tag_resource(const Call& call) {
@@ -1796,9 +1817,12 @@ struct CodeArtifactHandler::Impl {
     std::lock_guard lock(write_mutex);
     auto all = package_versions(pr);
     if (auto* e = std::get_if<ApiError>(&all)) return Reply::fail(*e);
-    json summary = package_summary(pr.key, restrictions_for(std::get<0>(all)));
+    auto stored_origin = groups.package_origin(pr.key);
+    json summary =
+        package_summary(pr.key, stored_origin ? *stored_origin : restrictions_for(std::get<0>(all)));
     cache::Batch batch;
     batch.del(cache::Space::index, package_key(pr.key));
+    PackageGroupsHandler::forget_package(batch, pr.key);
     auto pv = version_prefix(pr.key);
     auto as = "as" + pv.substr(2);  // same fields, asset kind
     if (auto s = delete_prefix(batch, pv); !s)
@@ -1928,6 +1952,15 @@ struct CodeArtifactHandler::Impl {
       return Reply::fail(
           ca::validation_error("PublishPackageVersion supports only the generic format"));
     }
+    constexpr auto k_publish = protocols::codeartifact::groups::RestrictionType::publish;
+    if (const OriginPolicy policy =
+            groups.policy(pr.key.domain, pr.key.format, pr.key.ns, pr.key.name);
+        !policy.allows(k_publish, pr.key.repo)) {
+      return Reply::fail(ca::access_denied("Publishing " + pr.key.ns + "/" + pr.key.name +
+                                           " to repository " + pr.key.repo +
+                                           " is not allowed by " +
+                                           policy.blocker(k_publish, pr.key.repo)));
+    }
     const Request& req = *call.request;
     const std::string declared(req.header("x-amz-content-sha256"));
     if (declared.empty()) {
@@ -1985,6 +2018,8 @@ struct CodeArtifactHandler::Impl {
     if (pkg && !*pkg)
       batch.put(cache::Space::index, package_key(pr.key),
                 encode(PackageRecord{json::object(), now_unix_ms()}));
+    if (auto s = set_initial_origin(ctx.store, batch, pr.key, Arrival::published); !s)
+      return Reply::fail(ca::internal_error(s.error().message));
     if (auto s = ctx.store.commit(std::move(batch), true); !s)
       return Reply::fail(ca::internal_error(s.error().message));
     json body = package_header(pr.key);

@@ -5,6 +5,7 @@
 #include "proxy/assets.hpp"
 #include "proxy/blocking.hpp"
 #include "proxy/flights.hpp"
+#include "proxy/package_groups_handler.hpp"
 
 #include <mutex>
 
@@ -12,6 +13,7 @@ namespace arca::proxy {
 
 namespace asio = boost::asio;
 namespace maven = protocols::maven;
+namespace pg = protocols::codeartifact::groups;
 using json = nlohmann::json;
 
 namespace {
@@ -82,6 +84,31 @@ struct MavenHandler::Impl {
     Headers headers{{"Content-Type", "text/plain; charset=utf-8"}};
     message = std::to_string(status) + " " + message + "\n";
     co_await ex.respond(status, std::move(headers), std::move(message));
+  }
+
+  // Package-group and package-level origin controls of an artifact (namespace = groupId).
+  OriginPolicy origin_policy(const config::DomainConfig& domain, const maven::Path& p) const {
+    if (!ctx.groups) return OriginPolicy{};
+    return ctx.groups->policy(domain.name, k_format, p.group_id, p.artifact_id);
+  }
+
+  // The repositories whose content the asking repository may take for an artifact: itself, and
+  // its upstreams when INTERNAL_UPSTREAM allows it.
+  static std::vector<const config::RepositoryConfig*> reachable(
+      std::vector<const config::RepositoryConfig*> order, const config::RepositoryConfig& repo,
+      const OriginPolicy& policy) {
+    if (policy.allows(pg::RestrictionType::internal_upstream, repo.name)) return order;
+    std::erase_if(order, [&](auto* r) { return r->name != repo.name; });
+    return order;
+  }
+
+  // The external connection of `r` when new versions may be ingested through it.
+  const config::ExternalConnectionConfig* open_connection(const config::RepositoryConfig& r,
+                                                          const OriginPolicy& policy) const {
+    auto* ec = ctx.topology.external_connection(r);
+    if (!ec || ec->format != k_format) return nullptr;
+    if (!policy.allows(pg::RestrictionType::external_upstream, r.name)) return nullptr;
+    return ec;
   }
 
   static std::string upstream_root(const config::ExternalConnectionConfig& ec) {
@@ -205,7 +232,8 @@ struct MavenHandler::Impl {
 
   asio::awaitable<void> artifact_metadata(Exchange& ex, const config::DomainConfig& domain,
                                           const config::RepositoryConfig& repo, maven::Path p) {
-    auto order = ctx.topology.resolution_order(domain.name, repo.name);
+    const OriginPolicy policy = origin_policy(domain, p);
+    auto order = reachable(ctx.topology.resolution_order(domain.name, repo.name), repo, policy);
     maven::Metadata m;
     m.group_id = p.group_id;
     m.artifact_id = p.artifact_id;
@@ -230,8 +258,8 @@ struct MavenHandler::Impl {
     std::string upstream_updated;
     const std::string path = metadata_path(p);
     for (auto* r : order) {
-      auto* ec = ctx.topology.external_connection(*r);
-      if (!ec || ec->format != k_format) continue;
+      auto* ec = open_connection(*r, policy);
+      if (!ec) continue;
       auto doc = co_await upstream_doc(ec, path);
       if (!doc) {
         upstream_failure = doc.error();
@@ -276,7 +304,8 @@ struct MavenHandler::Impl {
 
   asio::awaitable<void> version_metadata(Exchange& ex, const config::DomainConfig& domain,
                                          const config::RepositoryConfig& repo, maven::Path p) {
-    auto order = ctx.topology.resolution_order(domain.name, repo.name);
+    const OriginPolicy policy = origin_policy(domain, p);
+    auto order = reachable(ctx.topology.resolution_order(domain.name, repo.name), repo, policy);
     // Published builds come from the repositories' own (INTERNAL) content; builds cached from
     // an upstream are listed from the upstream's metadata while it answers, else from the cache.
     std::vector<std::string> own_files, cached_files;
@@ -299,8 +328,8 @@ struct MavenHandler::Impl {
     // SNAPSHOT metadata only from upstreams that are not public external connections.
     const std::string path = metadata_path(p);
     for (auto* r : order) {
-      auto* ec = ctx.topology.external_connection(*r);
-      if (!ec || ec->format != k_format || is_public(*ec)) continue;
+      auto* ec = open_connection(*r, policy);
+      if (!ec || is_public(*ec)) continue;
       auto doc = co_await upstream_doc(ec, path);
       if (doc && doc->found) {
         co_await respond_document(ex, p, doc->body, "text/xml");
@@ -317,7 +346,9 @@ struct MavenHandler::Impl {
 
   asio::awaitable<void> file(Exchange& ex, const config::DomainConfig& domain,
                              const config::RepositoryConfig& repo, maven::Path p) {
-    auto order = ctx.topology.resolution_order(domain.name, repo.name);
+    const OriginPolicy policy = origin_policy(domain, p);
+    auto all = ctx.topology.resolution_order(domain.name, repo.name);
+    auto order = reachable(all, repo, policy);
     auto stored = find_stored(domain, order, p);
     if (!stored) {
       co_await error(ex, 500, stored.error().message);
@@ -344,14 +375,29 @@ struct MavenHandler::Impl {
     }
     const config::RepositoryConfig* owner = nullptr;
     const config::ExternalConnectionConfig* ec = nullptr;
+    std::string blocked;  // the origin control that kept a connection out, if one did
     for (auto* r : order) {
       auto* c = ctx.topology.external_connection(*r);
       if (!c || c->format != k_format) continue;
       // SNAPSHOT versions are never taken from public external connections.
       if (is_public(*c) && maven::is_snapshot(p.version)) continue;
+      if (!open_connection(*r, policy)) {
+        if (blocked.empty())
+          blocked = "from " + c->name + " into " + r->name + ", blocked by " +
+                    policy.blocker(pg::RestrictionType::external_upstream, r->name);
+        continue;
+      }
       owner = r;
       ec = c;
       break;
+    }
+    if (!ec && blocked.empty() && order.size() < all.size()) {
+      blocked = "from the upstream repositories of " + repo.name + ", blocked by " +
+                policy.blocker(pg::RestrictionType::internal_upstream, repo.name);
+    }
+    if (!ec && !blocked.empty()) {
+      co_await error(ex, 403, "Forbidden: " + path + " may not be fetched: " + blocked);
+      co_return;
     }
     if (!ec) {
       co_await error(ex, 404, "Not Found: " + path);
@@ -417,6 +463,8 @@ struct MavenHandler::Impl {
       if (pkg && !*pkg)
         batch.put(cache::Space::index, package_key(k),
                   encode(PackageRecord{json::object(), now_unix_ms()}));
+      // A failed read leaves the package-level configuration unset (ALLOW).
+      (void)set_initial_origin(*store, batch, k, Arrival::ingested);
     };
     Headers headers{{"Content-Type", content_type_for(p.filename)}};
     co_await ctx.assets.fetch_and_serve(ex, std::move(spec), std::move(headers));
@@ -526,6 +574,7 @@ struct MavenHandler::Impl {
     ARCA_TRY(auto pkg, find_package(ctx.store, k));
     if (!pkg)
       batch.put(cache::Space::index, package_key(k), encode(PackageRecord{json::object(), now}));
+    ARCA_TRY_VOID(set_initial_origin(ctx.store, batch, k, Arrival::published));
     ARCA_TRY_VOID(ctx.store.commit(std::move(batch), /*durable=*/true));
     out.changed = true;
     return out;
@@ -550,6 +599,14 @@ struct MavenHandler::Impl {
         co_return;
       }
       metadata = std::move(*parsed);
+    }
+    if (const OriginPolicy policy = origin_policy(domain, p);
+        !policy.allows(pg::RestrictionType::publish, repo.name)) {
+      std::string message = "Forbidden: publishing " + p.group_id + ":" + p.artifact_id +
+                            " to repository " + repo.name + " is not allowed by " +
+                            policy.blocker(pg::RestrictionType::publish, repo.name);
+      co_await error(ex, 403, std::move(message));
+      co_return;
     }
     PackageKey k{domain.name, repo.name, std::string(k_format), p.group_id, p.artifact_id};
     auto commit = [this, &k, &p, &body, &metadata]() -> Result<PutOutcome> {

@@ -266,14 +266,11 @@ struct NpmHandler::Impl {
     return std::optional<json>(std::move(doc));
   }
 
-  pg::OriginRestrictions origin_restrictions(const config::DomainConfig& domain,
-                                             const npm::PackageName& name) const {
-    if (!ctx.groups) return pg::OriginRestrictions{};
-    return ctx.groups->origin_restrictions(domain.name, "npm", name.scope, name.name);
-  }
-  std::string group_of(const config::DomainConfig& domain, const npm::PackageName& name) const {
-    if (!ctx.groups) return "/*";
-    return ctx.groups->associated_group(domain.name, "npm", name.scope, name.name);
+  // Package-group and package-level origin controls of a package.
+  OriginPolicy origin_restrictions(const config::DomainConfig& domain,
+                                   const npm::PackageName& name) const {
+    if (!ctx.groups) return OriginPolicy{};
+    return ctx.groups->policy(domain.name, "npm", name.scope, name.name);
   }
 
   asio::awaitable<Result<ViewPtr>> view(const config::DomainConfig& domain,
@@ -302,7 +299,7 @@ struct NpmHandler::Impl {
     // Origin controls (package groups): versions an upstream repository holds come in only when
     // INTERNAL_UPSTREAM allows the repository asked; an external connection's only when
     // EXTERNAL_UPSTREAM allows the repository that owns the connection.
-    const pg::OriginRestrictions restrictions = origin_restrictions(domain, name);
+    const OriginPolicy restrictions = origin_restrictions(domain, name);
     std::vector<json> owned;  // keeps the own documents alive
     owned.reserve(order.size());
     std::vector<const json*> sources;
@@ -519,7 +516,7 @@ struct NpmHandler::Impl {
       co_return;
     }
     auto order = ctx.topology.resolution_order(domain.name, repo.name);
-    const pg::OriginRestrictions restrictions = origin_restrictions(domain, name);
+    const OriginPolicy restrictions = origin_restrictions(domain, name);
     // Fast path: the asset is already stored in this repository or one of its upstreams.
     for (auto* r : order) {
       if (r->name != repo.name && !restrictions.allows(pg::RestrictionType::internal_upstream, repo.name)) {
@@ -587,9 +584,9 @@ struct NpmHandler::Impl {
     const auto* owner = origin->second.repo;
     const auto* ec = origin->second.connection;
     if (!restrictions.allows(pg::RestrictionType::external_upstream, owner->name)) {
-      std::string message = name.full() + "@" + *version + " may not be fetched from " + ec->name +
-                            ": package group " + group_of(domain, name) +
-                            " blocks EXTERNAL_UPSTREAM for repository " + owner->name;
+      std::string message = name.full() + "@" + *version + " may not be fetched from " +
+                            ec->name + " into repository " + owner->name + ": blocked by " +
+                            restrictions.blocker(pg::RestrictionType::external_upstream, owner->name);
       co_await error(ex, 403, message);
       co_return;
     }
@@ -612,7 +609,7 @@ struct NpmHandler::Impl {
       if (!record || !*record) return std::nullopt;
       return **record;
     };
-    spec.on_commit = [k, file, version = *version, manifest, upstream_time](
+    spec.on_commit = [store = &ctx.store, k, file, version = *version, manifest, upstream_time](
                          cache::Batch& batch, const cache::BlobRecord& record) {
       AssetRecord asset{version, to_hex(record.digests.sha256), record.size};
       VersionRecord vr;
@@ -625,6 +622,8 @@ struct NpmHandler::Impl {
       vr.assets.emplace_back(file, asset);
       batch.put(cache::Space::index, version_key(k, version), encode(vr));
       batch.put(cache::Space::index, asset_key(k, file), encode(asset));
+      // Runs on the blocking pool; a failed read leaves the configuration unset (ALLOW).
+      (void)set_initial_origin(*store, batch, k, Arrival::ingested);
     };
     co_await ctx.assets.fetch_and_serve(ex, std::move(spec), headers);
   }
@@ -636,10 +635,11 @@ struct NpmHandler::Impl {
       co_await error(ex, 400, parsed.error().message);
       co_return;
     }
-    if (!origin_restrictions(domain, name).allows(pg::RestrictionType::publish, repo.name)) {
+    const OriginPolicy restrictions = origin_restrictions(domain, name);
+    if (!restrictions.allows(pg::RestrictionType::publish, repo.name)) {
       std::string message = "Publishing " + name.full() + " to repository " + repo.name +
-                            " is not allowed by the PUBLISH origin control of package group " +
-                            group_of(domain, name);
+                            " is not allowed by " +
+                            restrictions.blocker(pg::RestrictionType::publish, repo.name);
       co_await error(ex, 403, message);
       co_return;
     }
@@ -688,6 +688,7 @@ struct NpmHandler::Impl {
         }
       }
       batch.put(cache::Space::index, package_key(k), encode(record));
+      ARCA_TRY_VOID(set_initial_origin(ctx.store, batch, k, Arrival::published));
       ARCA_TRY_VOID(ctx.store.commit(std::move(batch), /*durable=*/true));
       return std::string(req.versions.begin().key());
     });

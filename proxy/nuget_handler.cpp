@@ -145,14 +145,10 @@ struct NugetHandler::Impl {
     return {v3 + name, v3 + "flatcontainer/"};
   }
 
-  pg::OriginRestrictions restrictions_of(const config::DomainConfig& domain,
-                                         const std::string& lid) const {
-    if (!ctx.groups) return pg::OriginRestrictions{};
-    return ctx.groups->origin_restrictions(domain.name, "nuget", "", lid);
-  }
-  std::string group_of(const config::DomainConfig& domain, const std::string& lid) const {
-    if (!ctx.groups) return "/*";
-    return ctx.groups->associated_group(domain.name, "nuget", "", lid);
+  // Package-group and package-level origin controls of a package.
+  OriginPolicy restrictions_of(const config::DomainConfig& domain, const std::string& lid) const {
+    if (!ctx.groups) return OriginPolicy{};
+    return ctx.groups->policy(domain.name, "nuget", "", lid);
   }
 
   // --- Upstream documents: cached in memory and in the store, revalidated, stale if error ---
@@ -399,7 +395,7 @@ struct NugetHandler::Impl {
     // Origin controls: an upstream repository's versions come in only when INTERNAL_UPSTREAM
     // allows the repository asked; an external connection's only when EXTERNAL_UPSTREAM allows
     // the repository that owns it.
-    const pg::OriginRestrictions restrictions = restrictions_of(domain, lid);
+    const OriginPolicy restrictions = restrictions_of(domain, lid);
     auto own = co_await offload(ctx.pool, [&]() -> Result<std::vector<std::vector<VersionRecord>>> {
       std::vector<std::vector<VersionRecord>> out;
       for (auto* r : order) {
@@ -652,7 +648,7 @@ struct NugetHandler::Impl {
     const Headers headers{{"Content-Type", "application/octet-stream"},
                           {"Cache-Control", "public, max-age=31536000, immutable"}};
     auto order = ctx.topology.resolution_order(domain.name, repo.name);
-    const pg::OriginRestrictions restrictions = restrictions_of(domain, lid);
+    const OriginPolicy restrictions = restrictions_of(domain, lid);
     auto fail = [&](unsigned status, std::string code, std::string message) {
       return std::tuple<unsigned, std::string, std::string>(status, std::move(code),
                                                             std::move(message));
@@ -716,9 +712,9 @@ struct NugetHandler::Impl {
     const auto* owner = info->origin.repo;
     const auto* ec = info->origin.connection;
     if (!restrictions.allows(pg::RestrictionType::external_upstream, owner->name)) {
-      std::string message = lid + " " + lver + " may not be fetched from " + ec->name +
-                            ": package group " + group_of(domain, lid) +
-                            " blocks EXTERNAL_UPSTREAM for repository " + owner->name;
+      std::string message =
+          lid + " " + lver + " may not be fetched from " + ec->name + ": blocked by " +
+          restrictions.blocker(pg::RestrictionType::external_upstream, owner->name);
       co_await error(ex, 403, message);
       co_return;
     }
@@ -750,8 +746,8 @@ struct NugetHandler::Impl {
     };
     json manifest = info->entry.manifest;
     const std::string published = info->entry.listed ? info->entry.published : std::string();
-    spec.on_commit = [k, file, lver, manifest, published](cache::Batch& batch,
-                                                          const cache::BlobRecord& record) {
+    spec.on_commit = [store = &ctx.store, k, file, lver, manifest, published](
+                         cache::Batch& batch, const cache::BlobRecord& record) {
       AssetRecord asset{lver, to_hex(record.digests.sha256), record.size};
       VersionRecord vr;
       vr.version = lver;
@@ -767,6 +763,8 @@ struct NugetHandler::Impl {
       vr.assets.emplace_back(file, asset);
       batch.put(cache::Space::index, version_key(k, lver), encode(vr));
       batch.put(cache::Space::index, asset_key(k, file), encode(asset));
+      // Runs on the blocking pool; a failed read leaves the configuration unset (ALLOW).
+      (void)set_initial_origin(*store, batch, k, Arrival::ingested);
     };
     co_await ctx.assets.fetch_and_serve(ex, std::move(spec), headers);
   }
@@ -776,7 +774,7 @@ struct NugetHandler::Impl {
                                std::string lver) {
     const std::string file = nupkg_file(lid, lver);
     auto order = ctx.topology.resolution_order(domain.name, repo.name);
-    const pg::OriginRestrictions restrictions = restrictions_of(domain, lid);
+    const OriginPolicy restrictions = restrictions_of(domain, lid);
     // Stored: read the .nuspec from the stored nupkg.
     auto stored = co_await offload(ctx.pool, [&]() -> Result<std::optional<std::string>> {
       for (size_t i = 0; i < order.size(); ++i) {
@@ -822,8 +820,9 @@ struct NugetHandler::Impl {
     if (!restrictions.allows(pg::RestrictionType::external_upstream, info->origin.repo->name)) {
       co_await error(ex, 403,
                      lid + " " + lver + " may not be fetched from " +
-                         info->origin.connection->name + ": package group " +
-                         group_of(domain, lid) + " blocks EXTERNAL_UPSTREAM");
+                         info->origin.connection->name + ": blocked by " +
+                         restrictions.blocker(pg::RestrictionType::external_upstream,
+                                              info->origin.repo->name));
       co_return;
     }
     // Not stored yet: the upstream's own .nuspec, beside its nupkg.
@@ -917,10 +916,11 @@ struct NugetHandler::Impl {
         co_return;
       }
     }
-    if (!restrictions_of(domain, lid).allows(pg::RestrictionType::publish, repo.name)) {
+    if (const OriginPolicy policy = restrictions_of(domain, lid);
+        !policy.allows(pg::RestrictionType::publish, repo.name)) {
       std::string message = "Pushing " + spec.id + " to repository " + repo.name +
-                            " is not allowed by the PUBLISH origin control of package group " +
-                            group_of(domain, lid);
+                            " is not allowed by " +
+                            policy.blocker(pg::RestrictionType::publish, repo.name);
       co_await push_error(ex, v2_form, 403, message);
       co_return;
     }
@@ -961,6 +961,7 @@ struct NugetHandler::Impl {
           if (!pkg)
             batch.put(cache::Space::index, package_key(k),
                       encode(PackageRecord{json::object(), now}));
+          ARCA_TRY_VOID(set_initial_origin(ctx.store, batch, k, Arrival::published));
           return ctx.store.commit(std::move(batch), /*durable=*/true);
         });
     if (!result) {

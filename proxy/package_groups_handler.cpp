@@ -32,6 +32,42 @@ std::string origin_key(const PackageKey& k) {
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
+// Automatic configurations (set when a package's first version arrives: published → publish
+// ALLOW, upstream BLOCK; ingested → publish BLOCK, upstream ALLOW) are enforced as the service
+// enforces them, and shown by DescribePackage/ListPackages like explicit ones.
+constexpr bool k_enforce_automatic = true;
+
+json encode_origin(const PackageOriginConfig& c, bool automatic) {
+  json j = {{"restrictions",
+             {{"publish", c.publish ? "ALLOW" : "BLOCK"},
+              {"upstream", c.upstream ? "ALLOW" : "BLOCK"}}}};
+  if (automatic) j["automatic"] = true;
+  return j;
+}
+
+struct StoredOrigin {
+  PackageOriginConfig config;
+  bool automatic = false;
+};
+
+// Stored configurations are our own JSON; anything unreadable counts as never set.
+std::optional<StoredOrigin> decode_origin(std::string_view s) {
+  auto j = json::parse(s, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  auto r = j.find("restrictions");
+  if (r == j.end() || !r->is_object()) return std::nullopt;
+  StoredOrigin stored;
+  if (auto a = j.find("automatic"); a != j.end() && a->is_boolean()) stored.automatic = *a;
+  PackageOriginConfig& c = stored.config;
+  auto member = [&](const char* name) {
+    auto v = r->find(name);
+    return !(v != r->end() && v->is_string() && v->get<std::string>() == "BLOCK");
+  };
+  c.publish = member("publish");
+  c.upstream = member("upstream");
+  return stored;
+}
+
 std::string encode_group(const pg::Group& g) {
   json modes = json::object();
   json lists = json::object();
@@ -106,6 +142,49 @@ struct Page {
 
 }  // namespace
 
+Result<void> set_initial_origin(cache::Store& store, cache::Batch& batch, const PackageKey& key,
+                                Arrival arrival) {
+  const std::string k = origin_key(key);
+  ARCA_TRY(auto existing, store.get(cache::Space::index, k));
+  if (existing) return {};
+  PackageOriginConfig c;
+  c.publish = arrival == Arrival::published;
+  c.upstream = arrival == Arrival::ingested;
+  batch.put(cache::Space::index, k, dump(encode_origin(c, /*automatic=*/true)));
+  return {};
+}
+
+const PackageOriginConfig& OriginPolicy::package_level(std::string_view repository) const {
+  auto it = package_levels_.find(repository);
+  if (it != package_levels_.end()) return it->second;
+  PackageOriginConfig c;  // never set: ALLOW, ALLOW
+  if (store_) {
+    PackageKey k = key_;
+    k.repo = std::string(repository);
+    // A failed read counts as unset: group controls still apply, and stored content stays.
+    if (auto v = store_->get(cache::Space::index, origin_key(k)); v && *v) {
+      if (auto d = decode_origin(**v); d && (!d->automatic || k_enforce_automatic)) c = d->config;
+    }
+  }
+  return package_levels_.emplace(std::string(repository), c).first->second;
+}
+
+bool OriginPolicy::allows(pg::RestrictionType type, std::string_view repository) const {
+  if (!group_.allows(type, repository)) return false;
+  const auto& c = package_level(repository);
+  return type == pg::RestrictionType::publish ? c.publish : c.upstream;
+}
+
+std::string OriginPolicy::blocker(pg::RestrictionType type, std::string_view repository) const {
+  if (!group_.allows(type, repository)) {
+    return "the " + std::string(pg::to_string(type)) + " origin control of package group " +
+           group_pattern_;
+  }
+  const bool publish = type == pg::RestrictionType::publish;
+  return "the origin configuration of package " + key_.name + " in repository " +
+         std::string(repository) + (publish ? " (publish=BLOCK)" : " (upstream=BLOCK)");
+}
+
 struct PackageGroupsHandler::Impl {
   Context& ctx;
   mutable std::shared_mutex mutex;  // guards `domains`
@@ -130,6 +209,13 @@ struct PackageGroupsHandler::Impl {
   const pg::GroupIndex* index_of(std::string_view domain) const {
     auto it = domains.find(domain);
     return it == domains.end() ? nullptr : &it->second;
+  }
+  // Prereq: `mutex` held (shared or unique). The domain's index, or `fallback` set to one
+  // holding only the root group when the domain has none yet.
+  const pg::GroupIndex* index_or_root(const config::DomainConfig& d,
+                                      std::optional<pg::GroupIndex>& fallback) const {
+    if (auto* index = index_of(d.name)) return index;
+    return &fallback.emplace(d.created_unix_ms);
   }
   // Prereq: unique `mutex`.
   pg::GroupIndex& index_for_write(const config::DomainConfig& d) {
@@ -165,6 +251,22 @@ struct PackageGroupsHandler::Impl {
     if (!g.description.empty()) j["description"] = g.description;
     if (auto* parent = index.parent(g.pattern)) j["parent"] = reference(d, *parent);
     return j;
+  }
+
+  // The domain and pattern a package-group ARN of this region and account names:
+  // "arn:aws:codeartifact:<region>:<account>:package-group/<domain><pattern>".
+  std::optional<std::pair<config::DomainConfig, std::string>> group_of_arn(
+      std::string_view arn) const {
+    constexpr std::string_view k_kind = ":package-group/";
+    auto at = arn.find(k_kind);
+    if (at == std::string_view::npos) return std::nullopt;
+    auto rest = arn.substr(at + k_kind.size());
+    auto slash = rest.find('/');
+    if (slash == std::string_view::npos || slash == 0) return std::nullopt;
+    auto* d = ctx.topology.domain(rest.substr(0, slash));
+    if (!d) return std::nullopt;
+    if (arn != group_arn(*d, rest.substr(slash))) return std::nullopt;  // region, account
+    return std::pair{*d, std::string(rest.substr(slash))};
   }
 
   // --- Request helpers ---
@@ -268,9 +370,8 @@ struct PackageGroupsHandler::Impl {
     pg::Pattern p;
     if (auto e = parse(pattern, p)) return {e};
     std::shared_lock lock(mutex);
-    pg::GroupIndex fallback(d.created_unix_ms);
-    const pg::GroupIndex* index = index_of(d.name);
-    if (!index) index = &fallback;
+    std::optional<pg::GroupIndex> fallback;
+    const pg::GroupIndex* index = index_or_root(d, fallback);
     auto* g = index->find(pattern);
     if (!g) return {group_not_found(pattern)};
     return {std::nullopt, {{"packageGroup", description(d, *index, *g)}}};
@@ -406,9 +507,8 @@ struct PackageGroupsHandler::Impl {
   Outcome list(const config::DomainConfig& d, const ca::Query& query,
                const std::optional<std::string>& parent_of) {
     std::shared_lock lock(mutex);
-    pg::GroupIndex fallback(d.created_unix_ms);
-    const pg::GroupIndex* index = index_of(d.name);
-    if (!index) index = &fallback;
+    std::optional<pg::GroupIndex> fallback;
+    const pg::GroupIndex* index = index_or_root(d, fallback);
     std::vector<const pg::Group*> groups;
     if (parent_of) {
       pg::Pattern p;
@@ -460,10 +560,20 @@ struct PackageGroupsHandler::Impl {
       }
     }
     std::shared_lock lock(mutex);
-    pg::GroupIndex fallback(d.created_unix_ms);
-    const pg::GroupIndex* index = index_of(d.name);
-    if (!index) index = &fallback;
-    if (!index->find(pattern)) return {group_not_found(pattern)};
+    std::optional<pg::GroupIndex> fallback;
+    const pg::GroupIndex* index = index_or_root(d, fallback);
+    // preview: the packages that would be associated with the group if it existed (the model:
+    // "even if it does not exist"), matched against the domain's groups plus this one.
+    std::optional<pg::GroupIndex> trial;
+    if (!index->find(pattern)) {
+      if (q(query, "preview") != std::optional<std::string>("true")) return {group_not_found(pattern)};
+      trial.emplace(d.created_unix_ms);
+      for (auto* g : index->all()) trial->put(*g);
+      pg::Group g;
+      g.pattern = pattern;
+      trial->put(std::move(g));
+      index = &*trial;
+    }
     std::vector<std::string> keys;
     std::vector<json> items;
     for (auto& [id, k] : packages) {
@@ -491,9 +601,8 @@ struct PackageGroupsHandler::Impl {
     const std::string ns = qs(query, "namespace");
     const std::string name = qs(query, "package");
     std::shared_lock lock(mutex);
-    pg::GroupIndex fallback(d.created_unix_ms);
-    const pg::GroupIndex* index = index_of(d.name);
-    if (!index) index = &fallback;
+    std::optional<pg::GroupIndex> fallback;
+    const pg::GroupIndex* index = index_or_root(d, fallback);
     auto m = index->match(format, ns, name);
     return {std::nullopt,
             {{"packageGroup", description(d, *index, *m.group)},
@@ -510,9 +619,8 @@ struct PackageGroupsHandler::Impl {
           "'originRestrictionType' must be EXTERNAL_UPSTREAM, INTERNAL_UPSTREAM or PUBLISH")};
     }
     std::shared_lock lock(mutex);
-    pg::GroupIndex fallback(d.created_unix_ms);
-    const pg::GroupIndex* index = index_of(d.name);
-    if (!index) index = &fallback;
+    std::optional<pg::GroupIndex> fallback;
+    const pg::GroupIndex* index = index_or_root(d, fallback);
     auto* g = index->find(pattern);
     if (!g) return {group_not_found(pattern)};
     auto& set = g->allowed[static_cast<size_t>(*type)];
@@ -704,6 +812,21 @@ pg::OriginRestrictions PackageGroupsHandler::origin_restrictions(std::string_vie
   return pg::OriginRestrictions{};  // only the root group: everything allowed
 }
 
+OriginPolicy PackageGroupsHandler::policy(std::string_view domain, std::string_view format,
+                                          std::string_view ns, std::string_view name) const {
+  OriginPolicy p;
+  p.store_ = &impl_->ctx.store;
+  p.key_ = PackageKey{std::string(domain), {}, std::string(format), std::string(ns),
+                      std::string(name)};
+  std::shared_lock lock(impl_->mutex);
+  if (auto* index = impl_->index_of(domain)) {
+    p.group_ = index->origin_restrictions(format, ns, name);
+    if (p.group_.group) p.group_pattern_ = p.group_.group->pattern;
+    p.group_.group = nullptr;  // the pointer would outlive the lock
+  }
+  return p;
+}
+
 std::string PackageGroupsHandler::associated_group(std::string_view domain,
                                                    std::string_view format, std::string_view ns,
                                                    std::string_view name) const {
@@ -724,9 +847,57 @@ bool PackageGroupsHandler::changes_restrictions(std::string_view operation) {
 std::optional<json> PackageGroupsHandler::package_origin(const PackageKey& key) const {
   auto v = impl_->ctx.store.get(cache::Space::index, origin_key(key));
   if (!v || !*v) return std::nullopt;
-  auto j = json::parse(**v, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return std::nullopt;
-  return j;
+  auto stored = decode_origin(**v);
+  if (!stored) return std::nullopt;
+  return encode_origin(stored->config, false);  // the API shape, without our marker
+}
+
+Result<void> PackageGroupsHandler::forget_domain(const std::string& domain) {
+  std::lock_guard write(impl_->write_mutex);
+  cache::Batch batch;
+  for (const char* kind : {"pg", "po"}) {
+    ARCA_TRY(auto rows, impl_->ctx.store.scan(cache::Space::index,
+                                              std::string(kind) + k_sep + domain + k_sep,
+                                              100'000'000));
+    for (auto& [key, value] : rows) batch.del(cache::Space::index, key);
+  }
+  ARCA_TRY_VOID(impl_->ctx.store.commit(std::move(batch), true));
+  std::unique_lock lock(impl_->mutex);
+  impl_->domains.erase(domain);
+  return {};
+}
+
+void PackageGroupsHandler::forget_package(cache::Batch& batch, const PackageKey& key) {
+  batch.del(cache::Space::index, origin_key(key));
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>> PackageGroupsHandler::group_tags(
+    const std::string& arn) const {
+  auto& impl = *impl_;
+  auto target = impl.group_of_arn(arn);
+  if (!target) return std::nullopt;
+  std::shared_lock lock(impl.mutex);
+  std::optional<pg::GroupIndex> fallback;
+  const pg::GroupIndex* index = impl.index_or_root(target->first, fallback);
+  auto* g = index->find(target->second);
+  if (!g) return std::nullopt;
+  return g->tags;
+}
+
+Result<bool> PackageGroupsHandler::set_group_tags(
+    const std::string& arn, std::vector<std::pair<std::string, std::string>> tags) {
+  auto& impl = *impl_;
+  auto target = impl.group_of_arn(arn);
+  if (!target) return false;
+  std::unique_lock lock(impl.mutex);
+  auto& index = impl.index_for_write(target->first);
+  auto* found = index.find(target->second);
+  if (!found) return false;
+  pg::Group g = *found;
+  g.tags = std::move(tags);
+  ARCA_TRY_VOID(impl.save(target->first, g));
+  index.put(std::move(g));
+  return true;
 }
 
 }  // namespace arca::proxy

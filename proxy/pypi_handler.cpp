@@ -7,6 +7,7 @@
 #include "proxy/http_util.hpp"
 #include "proxy/flights.hpp"
 #include "proxy/lru.hpp"
+#include "proxy/package_groups_handler.hpp"
 
 #include <boost/url/decode_view.hpp>
 #include <boost/url/pct_string_view.hpp>
@@ -19,6 +20,7 @@ namespace arca::proxy {
 
 namespace asio = boost::asio;
 namespace pypi = protocols::pypi;
+namespace pg = protocols::codeartifact::groups;
 using json = nlohmann::json;
 
 namespace {
@@ -63,6 +65,7 @@ struct View {
   std::vector<std::string> versions;
   std::map<std::string, size_t> by_filename;
   std::string missing_reason;
+  std::string blocked;  // which origin controls kept upstream versions out, when any did
   std::mutex mutex;                                                    // guards rendered
   std::map<std::string, std::shared_ptr<const std::string>> rendered;  // by base + format
 };
@@ -255,15 +258,24 @@ struct PypiHandler::Impl {
 
   // --- Merged views ---
 
-  // The repository's own (published) files of a project.
+  // Package-group and package-level origin controls of a project.
+  OriginPolicy origin_policy(const config::DomainConfig& domain, const std::string& project) const {
+    if (!ctx.groups) return OriginPolicy{};
+    return ctx.groups->policy(domain.name, k_format, "", project);
+  }
+
+  // The repository's own (published) files of a project; with `stored_ingested` also the files
+  // already ingested from its external connection (listed from the store while origin controls
+  // keep the connection's page out: stored versions stay available).
   Result<std::vector<ViewFile>> own_files(const config::DomainConfig& domain,
                                           const config::RepositoryConfig& repo,
-                                          const std::string& project, std::string& display_name) {
+                                          const std::string& project, std::string& display_name,
+                                          bool stored_ingested = false) {
     PackageKey k{domain.name, repo.name, std::string(k_format), "", project};
     ARCA_TRY(auto versions, list_versions(ctx.store, k));
     std::vector<ViewFile> out;
     for (auto& v : versions) {
-      if (v.origin != "INTERNAL") continue;
+      if (v.origin != "INTERNAL" && !stored_ingested) continue;
       if (v.status != "Published" && v.status != "Unlisted") continue;
       json manifest = parse_manifest(v.manifest);
       if (display_name.empty()) display_name = str_field(manifest, "name");
@@ -325,11 +337,36 @@ struct PypiHandler::Impl {
     auto view = std::make_shared<View>();
     view->generation = generation;
     view->fresh_until_ms = std::numeric_limits<int64_t>::max();
+    // Origin controls: an upstream repository's files come in only when INTERNAL_UPSTREAM
+    // allows the repository asked; an external connection's page only when EXTERNAL_UPSTREAM
+    // allows the repository that owns the connection. What is already stored stays listed.
+    const OriginPolicy policy = origin_policy(domain, project);
+    std::vector<char> reachable(order.size()), connection_open(order.size());
+    for (size_t i = 0; i < order.size(); ++i) {
+      const auto* r = order[i];
+      reachable[i] =
+          r->name == repo.name || policy.allows(pg::RestrictionType::internal_upstream, repo.name);
+      connection_open[i] =
+          reachable[i] && policy.allows(pg::RestrictionType::external_upstream, r->name);
+      auto* ec = ctx.topology.external_connection(*r);
+      const bool has_connection = ec && ec->format == k_format;
+      std::string why;
+      if (!reachable[i])
+        why = "from " + r->name + " into " + repo.name + ", blocked by " +
+              policy.blocker(pg::RestrictionType::internal_upstream, repo.name);
+      else if (has_connection && !connection_open[i])
+        why = "from " + ec->name + " into " + r->name + ", blocked by " +
+              policy.blocker(pg::RestrictionType::external_upstream, r->name);
+      if (!why.empty() && view->blocked.find(why) == std::string::npos)
+        view->blocked += (view->blocked.empty() ? "" : "; ") + why;
+    }
     std::string display_name;
     auto own = co_await offload(ctx.pool, [&]() -> Result<std::vector<ViewFile>> {
       std::vector<ViewFile> all;
-      for (auto* r : order) {
-        ARCA_TRY(auto files, own_files(domain, *r, project, display_name));
+      for (size_t i = 0; i < order.size(); ++i) {
+        if (!reachable[i]) continue;
+        ARCA_TRY(auto files,
+                 own_files(domain, *order[i], project, display_name, !connection_open[i]));
         for (auto& f : files) all.push_back(std::move(f));
       }
       return all;
@@ -344,9 +381,10 @@ struct PypiHandler::Impl {
     for (auto& f : *own) add(std::move(f));
     bool any_source = !own->empty();
     std::optional<Error> upstream_failure;
-    for (auto* r : order) {
+    for (size_t i = 0; i < order.size(); ++i) {
+      auto* r = order[i];
       auto* ec = ctx.topology.external_connection(*r);
-      if (!ec || ec->format != k_format) continue;
+      if (!ec || ec->format != k_format || !connection_open[i]) continue;
       auto page = co_await upstream_page(ec, project);
       if (!page) {
         upstream_failure = page.error();
@@ -433,7 +471,9 @@ struct PypiHandler::Impl {
             "Bad Gateway: the upstream index failed for " + project + ": " + (*v)->missing_reason);
         co_return;
       }
-      co_await error(ex, 404, "Not Found: no project named " + project);
+      std::string message = "Not Found: no project named " + project;
+      if (!(*v)->blocked.empty()) message += " (new versions are not taken: " + (*v)->blocked + ")";
+      co_await error(ex, 404, std::move(message));
       co_return;
     }
     const auto& req = ex.request();
@@ -506,8 +546,13 @@ struct PypiHandler::Impl {
       headers.emplace_back("Content-Type", "application/octet-stream");
     headers.emplace_back("Cache-Control", "public, max-age=31536000, immutable");
     auto order = ctx.topology.resolution_order(domain.name, repo.name);
+    const OriginPolicy policy = origin_policy(domain, project);
     // Fast path: stored in this repository or one of its upstreams (a point read each).
     for (auto* r : order) {
+      if (r->name != repo.name &&
+          !policy.allows(pg::RestrictionType::internal_upstream, repo.name)) {
+        continue;
+      }
       PackageKey k{domain.name, r->name, std::string(k_format), "", project};
       auto asset = find_asset(ctx.store, k, filename);
       if (!asset) {
@@ -533,7 +578,9 @@ struct PypiHandler::Impl {
     }
     auto it = (*v)->by_filename.find(dist_name);
     if (it == (*v)->by_filename.end()) {
-      co_await error(ex, 404, "Not Found: " + filename);
+      std::string message = "Not Found: " + filename;
+      if (!(*v)->blocked.empty()) message += " (new versions are not taken: " + (*v)->blocked + ")";
+      co_await error(ex, 404, std::move(message));
       co_return;
     }
     const ViewFile& vf = (*v)->files[it->second];
@@ -598,6 +645,8 @@ struct PypiHandler::Impl {
       if (pkg && !*pkg)
         batch.put(cache::Space::index, package_key(k),
                   encode(PackageRecord{json::object(), now_unix_ms()}));
+      // A failed read leaves the package-level configuration unset (ALLOW).
+      (void)set_initial_origin(*store, batch, k, Arrival::ingested);
     };
     co_await ctx.assets.fetch_and_serve(ex, std::move(spec), std::move(headers));
   }
@@ -625,6 +674,15 @@ struct PypiHandler::Impl {
     auto up = pypi::parse_upload(*parts);
     if (!up) {
       co_await error(ex, 400, up.error().message);
+      co_return;
+    }
+    if (const OriginPolicy policy = origin_policy(domain, up->project);
+        !policy.allows(pg::RestrictionType::publish, repo.name)) {
+      // twine shows this body with --verbose (and the status without).
+      std::string message = "Forbidden: publishing " + up->project + " to repository " +
+                            repo.name + " is not allowed by " +
+                            policy.blocker(pg::RestrictionType::publish, repo.name);
+      co_await error(ex, 403, std::move(message));
       co_return;
     }
     // Core metadata from wheels: PEP 658 and the dependency list; it must agree with the form.
@@ -734,6 +792,7 @@ struct PypiHandler::Impl {
       ARCA_TRY(auto pkg, find_package(ctx.store, k));
       if (!pkg)
         batch.put(cache::Space::index, package_key(k), encode(PackageRecord{json::object(), now}));
+      ARCA_TRY_VOID(set_initial_origin(ctx.store, batch, k, Arrival::published));
       ARCA_TRY_VOID(ctx.store.commit(std::move(batch), /*durable=*/true));
       return outcome;
     };

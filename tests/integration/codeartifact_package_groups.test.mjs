@@ -1,7 +1,9 @@
 // Package groups through @aws-sdk/client-codeartifact: every package-group operation and its
 // errors (duplicate pattern, invalid pattern, the root group, unknown group), origin controls
 // with INHERIT and allowed repositories, children re-parented on delete, the groups surviving a
-// restart, and the package-level PutPackageOriginConfiguration seen through DescribePackage.
+// restart, and the package-level PutPackageOriginConfiguration seen through DescribePackage;
+// ListAssociatedPackages preview, tags on package-group ARNs, DeletePackage and DeleteDomain
+// forgetting origin configurations and groups, and PublishPackageVersion refused by PUBLISH.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -236,4 +238,88 @@ test('package origin configuration: put, then DescribePackage', { skip }, async 
     restrictions: { publish: 'MAYBE', upstream: 'ALLOW' } })), sdk.ValidationException);
   await assert.rejects(client.send(new sdk.PutPackageOriginConfigurationCommand({ ...base, repository: 'absent',
     restrictions: { publish: 'ALLOW', upstream: 'ALLOW' } })), sdk.ResourceNotFoundException);
+});
+
+test('ListAssociatedPackages preview: the packages a group would get before it exists', { skip }, async () => {
+  await assert.rejects(client.send(new sdk.ListAssociatedPackagesCommand({ domain, packageGroup: '/generic/tools/a~' })),
+    sdk.ResourceNotFoundException);
+  const preview = await client.send(new sdk.ListAssociatedPackagesCommand({ domain, packageGroup: '/generic/tools/a~', preview: true }));
+  assert.deepEqual(preview.packages.map((p) => p.package), ['a-tool']);
+  // Nothing was created by the preview.
+  await assert.rejects(client.send(new sdk.DescribePackageGroupCommand({ domain, packageGroup: '/generic/tools/a~' })),
+    sdk.ResourceNotFoundException);
+  const still = await client.send(new sdk.ListAssociatedPackagesCommand({ domain, packageGroup: '/generic/tools/*' }));
+  assert.deepEqual(still.packages.map((p) => p.package), ['a-tool', 'b-tool', 'not-yet']);
+});
+
+test('tags on package-group ARNs', { skip }, async () => {
+  const group = await create('/generic/tagged/*', { tags: [{ key: 'team', value: 'platform' }] });
+  const list = async (arn) => (await client.send(new sdk.ListTagsForResourceCommand({ resourceArn: arn }))).tags;
+  assert.deepEqual(await list(group.arn), [{ key: 'team', value: 'platform' }]);
+  await client.send(new sdk.TagResourceCommand({ resourceArn: group.arn, tags: [{ key: 'cost', value: '42' }] }));
+  assert.deepEqual((await list(group.arn)).sort((a, b) => a.key.localeCompare(b.key)),
+    [{ key: 'cost', value: '42' }, { key: 'team', value: 'platform' }]);
+  await client.send(new sdk.UntagResourceCommand({ resourceArn: group.arn, tagKeys: ['team'] }));
+  assert.deepEqual(await list(group.arn), [{ key: 'cost', value: '42' }]);
+  const unknown = group.arn.replace('/generic/tagged/*', '/generic/untagged/*');
+  await assert.rejects(client.send(new sdk.ListTagsForResourceCommand({ resourceArn: unknown })), sdk.ResourceNotFoundException);
+  await assert.rejects(client.send(new sdk.TagResourceCommand({ resourceArn: unknown, tags: [{ key: 'a', value: 'b' }] })),
+    sdk.ResourceNotFoundException);
+  await arca.restart();
+  client = sdkClient(sdk, arca);
+  assert.deepEqual(await list(group.arn), [{ key: 'cost', value: '42' }]);
+});
+
+test('DeletePackage forgets the package origin configuration; DeleteDomain its groups and configurations', { skip }, async () => {
+  const pkg = { domain, repository: 'repo-b', format: 'generic', namespace: 'tools', package: 'c-tool' };
+  await client.send(new sdk.PutPackageOriginConfigurationCommand({ ...pkg, restrictions: { publish: 'ALLOW', upstream: 'ALLOW' } }));
+  await client.send(new sdk.DeletePackageCommand(pkg));
+  await assert.rejects(client.send(new sdk.DescribePackageCommand(pkg)), sdk.ResourceNotFoundException);
+  // Published again: the configuration is the new package's, not the deleted one's.
+  const content = Buffer.from('c-tool bytes');
+  await client.send(new sdk.PublishPackageVersionCommand({ ...pkg, packageVersion: '1.0.0', assetName: 'c.bin',
+    assetContent: content, assetSHA256: crypto.createHash('sha256').update(content).digest('hex') }));
+  const described = await client.send(new sdk.DescribePackageCommand(pkg));
+  assert.deepEqual(described.package.originConfiguration.restrictions, { publish: 'ALLOW', upstream: 'BLOCK' });
+
+  const gone = 'groups-gone';
+  await client.send(new sdk.CreateDomainCommand({ domain: gone }));
+  await client.send(new sdk.CreateRepositoryCommand({ domain: gone, repository: 'r1' }));
+  await client.send(new sdk.CreatePackageGroupCommand({ domain: gone, packageGroup: '/npm/gone/*' }));
+  await client.send(new sdk.PutPackageOriginConfigurationCommand({ domain: gone, repository: 'r1', format: 'npm',
+    namespace: 'gone', package: 'x', restrictions: { publish: 'BLOCK', upstream: 'BLOCK' } }));
+  await client.send(new sdk.DeleteRepositoryCommand({ domain: gone, repository: 'r1' }));
+  await client.send(new sdk.DeleteDomainCommand({ domain: gone }));
+  await client.send(new sdk.CreateDomainCommand({ domain: gone }));
+  await client.send(new sdk.CreateRepositoryCommand({ domain: gone, repository: 'r1' }));
+  const groups = await client.send(new sdk.ListPackageGroupsCommand({ domain: gone }));
+  assert.deepEqual(groups.packageGroups.map((g) => g.pattern), ['/*']);
+  await assert.rejects(client.send(new sdk.DescribePackageGroupCommand({ domain: gone, packageGroup: '/npm/gone/*' })),
+    sdk.ResourceNotFoundException);
+  await assert.rejects(client.send(new sdk.DescribePackageCommand({ domain: gone, repository: 'r1', format: 'npm',
+    namespace: 'gone', package: 'x' })), sdk.ResourceNotFoundException);
+  // The re-created domain's groups survive a restart without the old ones coming back.
+  await arca.restart();
+  client = sdkClient(sdk, arca);
+  const after = await client.send(new sdk.ListPackageGroupsCommand({ domain: gone }));
+  assert.deepEqual(after.packageGroups.map((g) => g.pattern), ['/*']);
+});
+
+test('PublishPackageVersion obeys PUBLISH and package-level publish=BLOCK', { skip }, async () => {
+  const content = Buffer.from('generic bytes');
+  const sha = crypto.createHash('sha256').update(content).digest('hex');
+  const put = (repository, pkg, version) => client.send(new sdk.PublishPackageVersionCommand({ domain, repository,
+    format: 'generic', namespace: 'guarded', package: pkg, packageVersion: version, assetName: 'g.bin',
+    assetContent: content, assetSHA256: sha }));
+  await create('/generic/guarded/*');
+  await client.send(new sdk.UpdatePackageGroupOriginConfigurationCommand({ domain, packageGroup: '/generic/guarded/*',
+    restrictions: { PUBLISH: 'ALLOW_SPECIFIC_REPOSITORIES' },
+    addAllowedRepositories: [{ originRestrictionType: 'PUBLISH', repositoryName: 'repo-c' }] }));
+  await assert.rejects(put('repo-a', 'g', '1.0.0'), (e) => e instanceof sdk.AccessDeniedException &&
+    /PUBLISH origin control of package group \/generic\/guarded\/\*/.test(e.message));
+  await put('repo-c', 'g', '1.0.0');
+  await client.send(new sdk.PutPackageOriginConfigurationCommand({ domain, repository: 'repo-c', format: 'generic',
+    namespace: 'guarded', package: 'g', restrictions: { publish: 'BLOCK', upstream: 'BLOCK' } }));
+  await assert.rejects(put('repo-c', 'g', '1.0.1'), (e) => e instanceof sdk.AccessDeniedException &&
+    /origin configuration of package g in repository repo-c \(publish=BLOCK\)/.test(e.message));
 });

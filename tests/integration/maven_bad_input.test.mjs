@@ -156,8 +156,21 @@ describe('Maven bad input', { timeout: 120_000 }, () => {
     upstream.override('org/example/life/maven-metadata.xml', {
       body: metadataXml('org.example', 'life', ['2.0', '3.0', '10.0', '4.0-SNAPSHOT']), contentType: 'text/xml',
     });
-    const text = (await request(`${repo()}org/example/life/maven-metadata.xml`)).body.toString();
-    const versions = [...text.matchAll(/<version>([^<]+)<\/version>/g)].map((m) => m[1]);
+    const versionsOf = async () => {
+      const text = (await request(`${repo()}org/example/life/maven-metadata.xml`)).body.toString();
+      return { text, versions: [...text.matchAll(/<version>([^<]+)<\/version>/g)].map((m) => m[1]) };
+    };
+    // life's first version was deployed here, so (as CodeArtifact does) its origin configuration
+    // became publish=ALLOW, upstream=BLOCK: the upstream's versions stay out.
+    assert.deepEqual((await versionsOf()).versions, ['3.0']);
+    // Allowing upstream versions for the package (PutPackageOriginConfiguration) merges them in.
+    const put = await request(`${arca.baseUrl}/v1/package?domain=local&repository=main` +
+      '&format=maven&namespace=org.example&package=life', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ restrictions: { publish: 'ALLOW', upstream: 'ALLOW' } }),
+    });
+    assert.equal(put.status, 200, put.body.toString());
+    const { text, versions } = await versionsOf();
     // The SNAPSHOT comes from a public external connection: left out.
     assert.deepEqual(versions, ['2.0', '3.0', '10.0']);
     assert.match(text, /<release>10\.0<\/release>/);

@@ -356,5 +356,19 @@ describe('NuGet and package-group origin controls', { timeout: 60_000 }, () => {
     // Outside the group the upstream still serves.
     const lib = await request(`${base('main')}flatcontainer/public.lib/1.0.0/public.lib.1.0.0.nupkg`);
     assert.equal(lib.status, 200);
+    // Public.Lib was first ingested into nuget-store: as the service does, its origin configuration
+    // there became publish=BLOCK, upstream=ALLOW, so a push of it into nuget-store is refused.
+    const describe = await api('GET', '/v1/package?domain=local&repository=nuget-store&format=nuget&package=public.lib');
+    assert.deepEqual(JSON.parse(describe.body).package.originConfiguration.restrictions, { publish: 'BLOCK', upstream: 'ALLOW' });
+    const shadow = await put('nuget-store', buildNupkg({ id: 'Public.Lib', version: '1.0.1' }));
+    assert.equal(shadow.status, 403);
+    assert.match(shadow.body.toString(), /origin configuration of package public\.lib in repository nuget-store/);
+    // A package-level BLOCK applies where its group allows: pushes of Corp.Thing into internal stop.
+    r = await api('POST', '/v1/package?domain=local&repository=internal&format=nuget&package=corp.thing',
+      { restrictions: { publish: 'BLOCK', upstream: 'BLOCK' } });
+    assert.equal(r.status, 200, r.body.toString());
+    assert.equal((await put('internal', buildNupkg({ id: 'Corp.Thing', version: '1.0.2' }))).status, 403);
+    await arca.stop();
+    await up.stop();
   });
 });

@@ -3,7 +3,10 @@
 // EXTERNAL_UPSTREAM and allows PUBLISH only to `internal`. npm publish to `internal` works, to
 // `main` is refused (403 naming the group); npm install through `main` (upstreams: internal,
 // npm-store) gets the internal 1.0.0, never the public 9.9.9 (whose tarball is never fetched);
-// a package outside the group still comes from the stand-in.
+// a package outside the group still comes from the stand-in. Then the other modes: PUBLISH
+// BLOCK and ALLOW, EXTERNAL_UPSTREAM ALLOW_SPECIFIC_REPOSITORIES and ALLOW, INTERNAL_UPSTREAM
+// BLOCK, ALLOW_SPECIFIC_REPOSITORIES and ALLOW; and package-level settings
+// (PutPackageOriginConfiguration) blocking what the groups allow.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +24,8 @@ const skip = sdk ? false : '@aws-sdk/client-codeartifact is not installed (scrip
 
 const THING = '@corp/thing';
 const OUTSIDE = 'pg-outside-thing';
+const GUARDED = 'pg-guarded-thing'; // outside every group; blocked by its package-level setting
+const GROUP = '/npm/corp/*';
 const domain = 'local';
 
 let standin;
@@ -55,6 +60,7 @@ before(async () => {
   standin = new StandinRegistry({ label: 'public stand-in' });
   standin.addPackage(await packed(THING, '9.9.9'));
   standin.addPackage(await packed(OUTSIDE, '2.0.0'));
+  standin.addPackage(await packed(GUARDED, '3.0.0'));
   await standin.start();
   arca = await startArca({
     label: 'pg-npm', upstreamUrl: standin.url,
@@ -120,4 +126,88 @@ test('npm install through main gets the internal version, never the public one',
   assert.ok(direct.status === 403 || direct.status === 404, `tarball fill answered ${direct.status}`);
   await direct.arrayBuffer();
   assert.equal(standin.countTarball(THING, '9.9.9'), 0);
+});
+
+async function setOrigin(restrictions, changes = {}) {
+  await client.send(new sdk.UpdatePackageGroupOriginConfigurationCommand({ domain, packageGroup: GROUP, restrictions, ...changes }));
+}
+
+async function versionsIn(repo, name) {
+  const r = await getJson(arca.registry(repo, domain) + name.replace('/', '%2f'));
+  return r.status === 200 ? Object.keys(r.json.versions) : r.status;
+}
+
+test('PUBLISH BLOCK and ALLOW', { skip, timeout: 60_000 }, async () => {
+  await setOrigin({ PUBLISH: 'BLOCK' });
+  npm.setRegistry(arca.registry('internal', domain));
+  const refused = await npm.run(['publish'], { cwd: writePackage(THING, '1.0.2').dir });
+  assert.notEqual(refused.code, 0, 'BLOCK: not even internal');
+  assert.match(refused.stderr, /PUBLISH origin control of package group \/npm\/corp\/\*/, refused.stderr);
+
+  await setOrigin({ PUBLISH: 'ALLOW' });
+  npm.setRegistry(arca.registry('main', domain));
+  await npm.ok(['publish'], { cwd: writePackage('@corp/other', '1.0.0').dir });
+  assert.deepEqual(await versionsIn('main', '@corp/other'), ['1.0.0']);
+  await setOrigin({ PUBLISH: 'ALLOW_SPECIFIC_REPOSITORIES' });
+  assert.deepEqual(await versionsIn('internal', THING), ['1.0.0']);
+});
+
+test('EXTERNAL_UPSTREAM ALLOW_SPECIFIC_REPOSITORIES and ALLOW', { skip, timeout: 60_000 }, async () => {
+  await setOrigin({ EXTERNAL_UPSTREAM: 'ALLOW_SPECIFIC_REPOSITORIES' },
+    { addAllowedRepositories: [{ originRestrictionType: 'EXTERNAL_UPSTREAM', repositoryName: 'main' }] });
+  assert.deepEqual(await versionsIn('main', THING), ['1.0.0'], 'the connection belongs to npm-store');
+  await setOrigin({ EXTERNAL_UPSTREAM: 'ALLOW_SPECIFIC_REPOSITORIES' },
+    { addAllowedRepositories: [{ originRestrictionType: 'EXTERNAL_UPSTREAM', repositoryName: 'npm-store' }] });
+  assert.deepEqual((await versionsIn('main', THING)).sort(), ['1.0.0', '9.9.9']);
+  await setOrigin({ EXTERNAL_UPSTREAM: 'ALLOW' });
+  assert.deepEqual((await versionsIn('main', THING)).sort(), ['1.0.0', '9.9.9']);
+  await setOrigin({ EXTERNAL_UPSTREAM: 'BLOCK' });
+  assert.deepEqual(await versionsIn('main', THING), ['1.0.0']);
+  assert.equal(standin.countTarball(THING, '9.9.9'), 0);
+});
+
+test('INTERNAL_UPSTREAM BLOCK, ALLOW_SPECIFIC_REPOSITORIES and ALLOW', { skip, timeout: 60_000 }, async () => {
+  await setOrigin({ INTERNAL_UPSTREAM: 'BLOCK' });
+  assert.equal(await versionsIn('main', THING), 404);
+  npm.setRegistry(arca.registry('main', domain));
+  const project = makeProject(path.join(work, 'project-internal-block'), { [THING]: '^1.0.0' });
+  const r = await npm.run(['install'], { cwd: project });
+  assert.notEqual(r.code, 0, 'npm must not find @corp/thing through main');
+  assert.match(r.stderr, /E404|404/);
+  await setOrigin({ INTERNAL_UPSTREAM: 'ALLOW_SPECIFIC_REPOSITORIES' },
+    { addAllowedRepositories: [{ originRestrictionType: 'INTERNAL_UPSTREAM', repositoryName: 'main' }] });
+  assert.deepEqual(await versionsIn('main', THING), ['1.0.0']);
+  await npm.ok(['install'], { cwd: project });
+  assert.deepEqual(installedPackages(project).map((p) => `${p.json.name}@${p.json.version}`), [`${THING}@1.0.0`]);
+  await setOrigin({ INTERNAL_UPSTREAM: 'ALLOW' });
+  assert.deepEqual(await versionsIn('main', THING), ['1.0.0']);
+});
+
+test('package-level origin configuration blocks what the groups allow', { skip, timeout: 60_000 }, async () => {
+  // Outside every group: only its package-level upstream=BLOCK in npm-store keeps it out.
+  const guarded = { domain, repository: 'npm-store', format: 'npm', package: GUARDED };
+  await client.send(new sdk.PutPackageOriginConfigurationCommand({ ...guarded, restrictions: { publish: 'BLOCK', upstream: 'BLOCK' } }));
+  // PutPackageOriginConfiguration made an empty package in npm-store: no versions either way.
+  const listed = await versionsIn('main', GUARDED);
+  assert.ok(listed === 404 || listed.length === 0, `listed: ${listed}`);
+  npm.setRegistry(arca.registry('main', domain));
+  const project = makeProject(path.join(work, 'project-guarded'), { [GUARDED]: '^3.0.0' });
+  npm.clearCache();
+  const r = await npm.run(['install'], { cwd: project });
+  assert.notEqual(r.code, 0, 'npm must not get the guarded package');
+  assert.equal(standin.countTarball(GUARDED, '3.0.0'), 0);
+  await client.send(new sdk.PutPackageOriginConfigurationCommand({ ...guarded, restrictions: { publish: 'BLOCK', upstream: 'ALLOW' } }));
+  await npm.ok(['install'], { cwd: project });
+  assert.equal(standin.countTarball(GUARDED, '3.0.0'), 1);
+
+  // The group lets internal publish @corp/thing; publish=BLOCK on the package refuses it.
+  const thing = { domain, repository: 'internal', format: 'npm', namespace: 'corp', package: 'thing' };
+  await client.send(new sdk.PutPackageOriginConfigurationCommand({ ...thing, restrictions: { publish: 'BLOCK', upstream: 'BLOCK' } }));
+  npm.setRegistry(arca.registry('internal', domain));
+  const refused = await npm.run(['publish'], { cwd: writePackage(THING, '1.0.3').dir });
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /origin configuration of package thing in repository internal \(publish=BLOCK\)/, refused.stderr);
+  await client.send(new sdk.PutPackageOriginConfigurationCommand({ ...thing, restrictions: { publish: 'ALLOW', upstream: 'BLOCK' } }));
+  await npm.ok(['publish'], { cwd: writePackage(THING, '1.0.3').dir });
+  assert.deepEqual(await versionsIn('internal', THING), ['1.0.0', '1.0.3']);
 });
