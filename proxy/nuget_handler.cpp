@@ -119,12 +119,18 @@ struct NugetHandler::Impl {
     Headers headers{{"Content-Type", "application/xml;charset=utf-8"}};
     co_await ex.respond(status, std::move(headers), v2::error_document(code, message));
   }
-  asio::awaitable<void> send_json(Exchange& ex, const json& body, bool allow_gzip) {
+  // How a JSON document may be compressed: never (search, the plain registration hive), when the
+  // client sends Accept-Encoding: gzip (flat container), or always (the registration-gz*
+  // hives, which NuGet documents as gzip-compressed: clients decompress whatever they sent).
+  enum class Gzip { never, when_asked, always };
+
+  asio::awaitable<void> send_json(Exchange& ex, const json& body, Gzip gzip) {
     std::string text = dump(body);
     Headers headers{{"Content-Type", "application/json; charset=utf-8"},
-                    {"Cache-Control", "no-cache"},
-                    {"Vary", "Accept-Encoding"}};
-    if (allow_gzip && accepts_gzip(ex.request().header("accept-encoding"))) {
+                    {"Cache-Control", "no-cache"}};
+    if (gzip == Gzip::when_asked) headers.emplace_back("Vary", "Accept-Encoding");
+    if (gzip == Gzip::always ||
+        (gzip == Gzip::when_asked && accepts_gzip(ex.request().header("accept-encoding")))) {
       headers.emplace_back("Content-Encoding", "gzip");
       text = gzip_compress(text);
     }
@@ -546,7 +552,7 @@ struct NugetHandler::Impl {
     }
     std::vector<nuget::Entry> entries;
     for (auto& info : (*v)->versions) entries.push_back(info.entry);
-    co_await send_json(ex, nuget::flat_index(entries), true);
+    co_await send_json(ex, nuget::flat_index(entries), Gzip::when_asked);
   }
 
   asio::awaitable<void> not_found(Exchange& ex, const View& v, std::string message) {
@@ -578,8 +584,9 @@ struct NugetHandler::Impl {
       co_return;
     }
     auto u = urls(ex, domain, repo, hive);
+    const Gzip gzip = hive == Hive::plain ? Gzip::never : Gzip::always;
     if (tail.size() == 1 && tail[0] == "index.json") {
-      co_await send_json(ex, nuget::registration_index(u, lid, entries), true);
+      co_await send_json(ex, nuget::registration_index(u, lid, entries), gzip);
       co_return;
     }
     if (tail.size() == 3 && tail[0] == "page" && tail[2].size() > 5 &&
@@ -591,7 +598,7 @@ struct NugetHandler::Impl {
         if (entries[p * nuget::k_page_size].lower_version == lo &&
             entries[last].lower_version == hi) {
           auto page = nuget::registration_page(u, lid, entries, p);
-          co_await send_json(ex, *page, true);
+          co_await send_json(ex, *page, gzip);
           co_return;
         }
       }
@@ -607,7 +614,7 @@ struct NugetHandler::Impl {
       const std::string lver = nuget::lower(*version);
       for (auto& e : entries) {
         if (e.lower_version == lver) {
-          co_await send_json(ex, nuget::registration_leaf(u, lid, e), true);
+          co_await send_json(ex, nuget::registration_leaf(u, lid, e), gzip);
           co_return;
         }
       }
@@ -624,6 +631,8 @@ struct NugetHandler::Impl {
       co_await error(ex, 400, q.error().message);
       co_return;
     }
+    // Autocomplete compares q with package ids only.
+    q->ids_only = autocomplete;
     auto all = co_await stored_packages(domain, repo);
     if (!all) {
       co_await error(ex, status_for(all.error()), all.error().message);
@@ -634,7 +643,7 @@ struct NugetHandler::Impl {
     auto u = urls(ex, domain, repo, q->semver2 ? Hive::gz_semver2 : Hive::gz);
     json body = autocomplete ? nuget::autocomplete_results(*q, page, total)
                              : nuget::search_results(u, page, total);
-    co_await send_json(ex, body, false);
+    co_await send_json(ex, body, Gzip::never);
   }
 
   // --- Packages ---
@@ -848,8 +857,8 @@ struct NugetHandler::Impl {
 
   // --- Push and unlist ---
 
-  // The nupkg bytes of a push: the first file part of a multipart/form-data body (NuGet sends
-  // one part named "package"), or the raw body.
+  // The nupkg bytes of a push: the first part of a multipart/form-data body (NuGet sends one
+  // part named "package"), or the raw body.
   static Result<std::string_view> push_body(const Request& req) {
     std::string_view ct = req.header("content-type");
     if (ct.find("multipart/") == std::string_view::npos) {
@@ -857,10 +866,10 @@ struct NugetHandler::Impl {
       return std::string_view(req.body);
     }
     ARCA_TRY(auto parts, protocols::pypi::parse_multipart(req.body, ct));
-    for (auto& p : parts) {
-      if (p.filename || p.name == "package") return p.data;
-    }
-    return make_error(Errc::invalid_argument, "the multipart push has no package part");
+    // PackagePublish: the first item of the multipart body is the nupkg; later items, names
+    // and file names are ignored.
+    if (parts.empty()) return make_error(Errc::invalid_argument, "the multipart push has no parts");
+    return parts.front().data;
   }
 
   asio::awaitable<void> push_error(Exchange& ex, bool v2_form, unsigned status,
@@ -975,10 +984,12 @@ struct NugetHandler::Impl {
     co_await ex.respond(201, std::move(headers), "Created " + spec.id + " " + normalized + "\n");
   }
 
-  // DELETE unlists, as CodeArtifact does: the version stays downloadable by exact version.
-  asio::awaitable<void> unlist(Exchange& ex, const config::DomainConfig& domain,
-                               const config::RepositoryConfig& repo, std::string id,
-                               std::string version_text, bool v2_form) {
+  // DELETE unlists, as CodeArtifact does: the version stays downloadable by exact version
+  // (204). POST relists an unlisted version (200; already listed succeeds too). Either is a 404
+  // when this repository does not hold the version.
+  asio::awaitable<void> set_listed(Exchange& ex, const config::DomainConfig& domain,
+                                   const config::RepositoryConfig& repo, std::string id,
+                                   std::string version_text, bool v2_form, bool listed) {
     auto version = nuget::normalize_version(version_text);
     if (!nuget::valid_id(id) || !version) {
       std::string message =
@@ -992,18 +1003,20 @@ struct NugetHandler::Impl {
     const std::string lid = nuget::lower(id);
     const std::string lver = nuget::lower(*version);
     PackageKey k{domain.name, repo.name, "nuget", "", lid};
-    auto result = co_await offload(ctx.pool, [this, &k, &lver]() -> Result<void> {
+    const std::string from = listed ? "Unlisted" : "Published";
+    const std::string to = listed ? "Published" : "Unlisted";
+    auto result = co_await offload(ctx.pool, [this, &k, &lver, &from, &to]() -> Result<void> {
       std::lock_guard lock(publish_mutex);
       ARCA_TRY(auto existing, find_version(ctx.store, k, lver));
       if (!existing)
         return make_error(Errc::not_found,
                           "The package " + k.name + " " + lver + " is not in this repository");
-      if (existing->status == "Unlisted") return {};
-      if (existing->status != "Published") {
+      if (existing->status == to) return {};
+      if (existing->status != from) {
         return make_error(Errc::conflict,
                           "The package " + k.name + " " + lver + " is " + existing->status);
       }
-      existing->status = "Unlisted";
+      existing->status = to;
       return ctx.store.put(cache::Space::index, version_key(k, lver), encode(*existing));
     });
     if (!result) {
@@ -1014,7 +1027,13 @@ struct NugetHandler::Impl {
       co_return;
     }
     ++ctx.generation;
-    ARCA_LOG_INFO("unlisted {} {} in {}/{}", lid, lver, domain.name, repo.name);
+    ARCA_LOG_INFO("{} {} {} in {}/{}", listed ? "relisted" : "unlisted", lid, lver, domain.name,
+                  repo.name);
+    if (listed) {
+      Headers headers{{"Content-Type", "text/plain; charset=utf-8"}};
+      co_await ex.respond(200, std::move(headers), "Listed " + lid + " " + lver + "\n");
+      co_return;
+    }
     Headers none;
     co_await ex.respond(204, std::move(none), std::string());
   }
@@ -1222,8 +1241,8 @@ struct NugetHandler::Impl {
         co_await push(ex, domain, repo, no_id, no_version, true);
       } else if (method == "PUT" && segs.size() == 3) {
         co_await push(ex, domain, repo, segs[1], segs[2], true);
-      } else if (method == "DELETE" && segs.size() == 3) {
-        co_await unlist(ex, domain, repo, segs[1], segs[2], true);
+      } else if ((method == "DELETE" || method == "POST") && segs.size() == 3) {
+        co_await set_listed(ex, domain, repo, segs[1], segs[2], true, method == "POST");
       } else if (read && segs.size() == 3) {
         auto version = nuget::normalize_version(segs[2]);
         if (!nuget::valid_id(segs[1]) || !version) {
@@ -1309,7 +1328,7 @@ asio::awaitable<void> NugetHandler::handle(Exchange& ex, const config::DomainCon
       co_return;
     }
     co_await impl.send_json(ex, nuget::service_index(impl.repo_root(ex, domain, repo) + "v3/"),
-                            false);
+                            Impl::Gzip::never);
     co_return;
   }
   if (!segs.empty() && segs[0] == "package") {
@@ -1317,11 +1336,12 @@ asio::awaitable<void> NugetHandler::handle(Exchange& ex, const config::DomainCon
       co_await impl.push(ex, domain, repo, no_id, no_version, false);
     } else if (method == "PUT" && segs.size() == 3) {
       co_await impl.push(ex, domain, repo, segs[1], segs[2], false);
-    } else if (method == "DELETE" && segs.size() == 3) {
-      co_await impl.unlist(ex, domain, repo, segs[1], segs[2], false);
+    } else if ((method == "DELETE" || method == "POST") && segs.size() == 3) {
+      co_await impl.set_listed(ex, domain, repo, segs[1], segs[2], false, method == "POST");
     } else {
       co_await impl.error(ex, 405,
-                          "PackagePublish takes PUT (push) and DELETE {id}/{version} (unlist)");
+                          "PackagePublish takes PUT (push), DELETE {id}/{version} (unlist) and "
+                          "POST {id}/{version} (relist)");
     }
     co_return;
   }

@@ -1,6 +1,6 @@
 #pragma once
 // The NuGet protocols over a repository: the V3 API (service index, flat container,
-// registration hives, search, autocomplete, PackagePublish push and unlist) and the V2
+// registration hives, search, autocomplete, PackagePublish push, unlist and relist) and the V2
 // OData/Atom feed under api/v2/ for NuGet 2.x clients. Versions come from the repository, its
 // upstream repositories and the V3 feeds of their external connections (service index, then
 // registration; nupkgs filled through AssetService, verified with the declared packageHash).

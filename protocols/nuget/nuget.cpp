@@ -2,6 +2,9 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <boost/url/encoding_opts.hpp>
+#include <boost/url/grammar/string_token.hpp>
+#include <boost/url/pct_string_view.hpp>
 #include <pugixml.hpp>
 
 #include <algorithm>
@@ -57,29 +60,6 @@ std::string str(const json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || !it->is_string()) return {};
   return it->get<std::string>();
-}
-
-// Percent-decoding for query strings ('+' is a space).
-std::string query_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
 }
 
 std::string xml_local_name(const char* name) {
@@ -141,6 +121,37 @@ std::string resolve(std::string_view url, std::string_view base) {
 }
 
 }  // namespace
+
+// --- Query strings ---
+
+Result<std::vector<QueryParam>> parse_query_string(std::string_view raw) {
+  if (!raw.empty() && raw.front() == '?') raw.remove_prefix(1);
+  // application/x-www-form-urlencoded: '+' is a space, as NuGet clients (and ASP.NET, which
+  // NuGet.Server ran on) encode it. Characters RFC 3986 wants escaped but that clients send raw
+  // (spaces, quotes) are taken as they are; a '%' not followed by two hex digits is an error.
+  boost::urls::encoding_opts opts;
+  opts.space_as_plus = true;
+  auto decode = [&](std::string_view part, std::string& out) -> bool {
+    auto pct = boost::urls::make_pct_string_view(part);
+    if (!pct) return false;
+    pct->decode(opts, boost::urls::string_token::assign_to(out));
+    return true;
+  };
+  std::vector<QueryParam> out;
+  for (auto pair : split_sv(raw, '&')) {
+    if (pair.empty()) continue;  // "a&&b"
+    const auto eq = pair.find('=');
+    QueryParam q;
+    if (!decode(pair.substr(0, eq), q.key) ||
+        (eq != std::string_view::npos && !decode(pair.substr(eq + 1), q.value))) {
+      return make_error(Errc::invalid_argument,
+                        "malformed percent-encoding in the query string ('%' must be followed by "
+                        "two hexadecimal digits)");
+    }
+    out.push_back(std::move(q));
+  }
+  return out;
+}
 
 // --- Ids ---
 
@@ -308,6 +319,14 @@ Result<Nuspec> parse_nuspec(std::string_view xml) {
       license && std::string_view(license.attribute("type").value()) == "expression") {
     n.license_expression = std::string(trim(license.text().get()));
   }
+  if (auto types = child_local(metadata, "packageTypes")) {
+    for (auto t : types.children()) {
+      if (t.type() == pugi::node_element && xml_local_name(t.name()) == "packageType") {
+        std::string name(trim(t.attribute("name").value()));
+        if (!name.empty()) n.package_types.emplace_back(name, t.attribute("version").value());
+      }
+    }
+  }
   if (auto deps = child_local(metadata, "dependencies")) {
     DependencyGroup ungrouped;
     bool has_ungrouped = false;
@@ -437,6 +456,15 @@ json manifest_of(const Nuspec& n, const Version& version) {
     groups.push_back(std::move(group));
   }
   m["dependencyGroups"] = std::move(groups);
+  if (!n.package_types.empty()) {
+    json types = json::array();
+    for (auto& [name, version] : n.package_types) {
+      json t = {{"name", name}};
+      if (!version.empty()) t["version"] = version;
+      types.push_back(std::move(t));
+    }
+    m["packageTypes"] = std::move(types);
+  }
   return m;
 }
 
@@ -628,8 +656,7 @@ json page_of(const RegistrationUrls& urls, std::string_view lid, std::span<const
                {"@type", "catalog:CatalogPage"},
                {"count", end - begin},
                {"lower", lo},
-               {"upper", hi},
-               {"parent", index_url(urls, lid)}};
+               {"upper", hi}};
   return page;
 }
 
@@ -654,6 +681,8 @@ json registration_index(const RegistrationUrls& urls, std::string_view lid,
         list.push_back(page_item(urls, lid, entries[i]));
       }
       page["items"] = std::move(list);
+      // "parent" only on pages that carry their items (the registration page object).
+      page["parent"] = index_url(urls, lid);
     }
     items.push_back(std::move(page));
   }
@@ -674,6 +703,7 @@ std::optional<json> registration_page(const RegistrationUrls& urls, std::string_
     list.push_back(page_item(urls, lid, entries[i]));
   }
   page["items"] = std::move(list);
+  page["parent"] = index_url(urls, lid);
   return page;
 }
 
@@ -690,11 +720,10 @@ json registration_leaf(const RegistrationUrls& urls, std::string_view lid, const
 
 Result<SearchQuery> parse_search_query(std::string_view raw) {
   SearchQuery q;
-  for (auto pair : split_sv(raw, '&')) {
-    if (pair.empty()) continue;
-    auto eq = pair.find('=');
-    std::string key = lower(query_decode(pair.substr(0, eq)));
-    std::string value = eq == std::string_view::npos ? "" : query_decode(pair.substr(eq + 1));
+  ARCA_TRY(auto params, parse_query_string(raw));
+  for (auto& param : params) {
+    std::string key = lower(param.key);
+    const std::string& value = param.value;
     auto number = [&](uint64_t& out) -> Result<void> {
       std::string_view v = trim(value);
       if (!numeric(v) || v.size() > 9) {
@@ -718,6 +747,8 @@ Result<SearchQuery> parse_search_query(std::string_view raw) {
       q.semver2 = v && v->numbers[0] >= 2;
     } else if (key == "id") {
       q.id = value;
+    } else if (key == "packagetype") {
+      q.package_type = std::string(trim(value));
     }
   }
   return q;
@@ -732,10 +763,27 @@ bool visible(const SearchQuery& q, const Entry& e) {
   return true;
 }
 
-bool term_matches(std::string_view term, const PackageVersions& p, const Entry& latest) {
+// The package types a version declares; none is "Dependency" (as nuget.org answers).
+json package_types_of(const json& manifest) {
+  if (auto t = manifest.find("packageTypes"); t != manifest.end() && t->is_array() && !t->empty()) {
+    return *t;
+  }
+  return json::array({json{{"name", "Dependency"}}});
+}
+
+bool has_package_type(const Entry& latest, std::string_view wanted) {
+  for (auto& t : package_types_of(latest.manifest)) {
+    if (t.is_object() && lower(str(t, "name")) == lower(wanted)) return true;
+  }
+  return false;
+}
+
+bool term_matches(std::string_view term, const PackageVersions& p, const Entry& latest,
+                  bool ids_only) {
   if (term.rfind("packageid:", 0) == 0) return p.lower_id == term.substr(10);
   if (term.rfind("id:", 0) == 0) return p.lower_id.find(term.substr(3)) != std::string::npos;
   if (p.lower_id.find(term) != std::string::npos) return true;
+  if (ids_only) return false;
   for (const char* key : {"title", "description", "summary", "authors"}) {
     if (lower(str(latest.manifest, key)).find(term) != std::string::npos) return true;
   }
@@ -765,9 +813,11 @@ std::vector<PackageVersions> search(const SearchQuery& query, std::span<const Pa
       if (visible(query, e)) shown.entries.push_back(e);
     }
     if (shown.entries.empty()) continue;
+    if (!query.package_type.empty() && !has_package_type(shown.entries.back(), query.package_type))
+      continue;
     bool ok = true;
     for (auto& t : terms) {
-      if (!term_matches(t, p, shown.entries.back())) {
+      if (!term_matches(t, p, shown.entries.back(), query.ids_only)) {
         ok = false;
         break;
       }
@@ -812,16 +862,17 @@ json search_results(const RegistrationUrls& urls, std::span<const PackageVersion
                  {"description", str(m, "description")},
                  {"summary", str(m, "summary")},
                  {"title", str(m, "title").empty() ? str(m, "id") : str(m, "title")},
-                 {"iconUrl", str(m, "iconUrl")},
-                 {"licenseUrl", str(m, "licenseUrl")},
-                 {"projectUrl", str(m, "projectUrl")},
                  {"tags", m.contains("tags") ? m["tags"] : json::array()},
                  {"authors", authors},
                  {"owners", owners},
                  {"totalDownloads", 0},
                  {"verified", false},
-                 {"packageTypes", json::array({json{{"name", "Dependency"}}})},
+                 {"packageTypes", package_types_of(m)},
                  {"versions", versions}};
+    // URLs only when the package has them: an empty string is not a URL.
+    for (const char* key : {"iconUrl", "licenseUrl", "projectUrl"}) {
+      if (auto url = str(m, key); !url.empty()) item[key] = url;
+    }
     data.push_back(std::move(item));
   }
   return {{"totalHits", total}, {"data", data}};

@@ -24,6 +24,17 @@ namespace arca::protocols::nuget {
 
 using json = nlohmann::json;
 
+// --- Query strings ---
+
+struct QueryParam {
+  std::string key;    // decoded
+  std::string value;  // decoded; empty when absent ("a" in "a&b=1")
+};
+// Splits a raw query string on '&' and '=' (an optional leading '?' is skipped) and decodes each
+// part with Boost.URL: %XX escapes, '+' as a space (form encoding, as NuGet clients send).
+// Errors (invalid_argument): a '%' not followed by two hexadecimal digits.
+[[nodiscard]] Result<std::vector<QueryParam>> parse_query_string(std::string_view raw);
+
 // --- Ids ---
 
 // NuGet's id rule: letters, digits, '_' , with single '.', '-' or '_' between runs; at most 100
@@ -74,6 +85,8 @@ struct Nuspec {
       language, project_url, license_url, icon_url, min_client_version, license_expression;
   bool require_license_acceptance = false;
   std::vector<DependencyGroup> dependency_groups;
+  // <packageTypes><packageType name= version=/>: empty means the default, "Dependency".
+  std::vector<std::pair<std::string, std::string>> package_types;
 };
 
 // Parses a .nuspec (any namespace version). Errors (invalid_argument): not XML, no
@@ -99,7 +112,8 @@ struct NupkgInfo {
 // (normalized, original case), originalVersion, authors, description, summary, title, tags
 // (array), projectUrl, licenseUrl, iconUrl, licenseExpression, copyright, language,
 // minClientVersion, releaseNotes, requireLicenseAcceptance, dependencyGroups
-// ([{targetFramework, dependencies: [{id, range}]}]), isSemVer2; and, for versions from an
+// ([{targetFramework, dependencies: [{id, range}]}]), isSemVer2, packageTypes ([{name,
+// version?}], only when the nuspec declares them); and, for versions from an
 // upstream, packageHash / packageHashAlgorithm / published when it declared them.
 
 json manifest_of(const Nuspec& nuspec, const Version& version);
@@ -128,8 +142,10 @@ struct RegistrationUrls {
   std::string hive;  // e.g. ".../v3/registration-gz-semver2/" (ends in '/')
   std::string flat;  // ".../v3/flatcontainer/"
 };
-constexpr size_t k_page_size = 64;    // versions per registration page
-constexpr size_t k_inline_max = 128;  // up to this many versions, pages are inlined
+constexpr size_t k_page_size = 64;  // versions per registration page
+// Up to this many versions, pages are inlined: nuget.org's heuristic is "128 or more versions
+// are pages of 64" (registration-base-url-resource, "Registration pages and leaves").
+constexpr size_t k_inline_max = 127;
 
 // The registration index: pages of k_page_size, inlined when there are at most k_inline_max
 // versions, else referenced with lower/upper (their @id is registration_page_url()).
@@ -147,11 +163,13 @@ struct SearchQuery {
   uint64_t skip = 0;
   uint64_t take = 20;  // at most 1000
   bool prerelease = false;
-  bool semver2 = false;  // semVerLevel=2.0.0
-  std::string id;        // autocomplete: versions of this id
+  bool semver2 = false;      // semVerLevel=2.0.0
+  std::string id;            // autocomplete: versions of this id
+  std::string package_type;  // SearchQueryService/3.5.0 packageType; empty: any
+  bool ids_only = false;     // autocomplete: q is compared with ids only
 };
 // Parses the raw query string of SearchQueryService / SearchAutocompleteService requests.
-// Errors (invalid_argument): non-numeric or negative skip/take.
+// Errors (invalid_argument): non-numeric or negative skip/take, bad percent-encoding.
 [[nodiscard]] Result<SearchQuery> parse_search_query(std::string_view raw_query);
 
 struct PackageVersions {
@@ -159,9 +177,10 @@ struct PackageVersions {
   std::vector<Entry> entries;  // ascending
 };
 // Applies q (terms matched against id, title, description, tags, authors; "id:x" and
-// "packageid:x" match the id), prerelease and semver2 filters (unlisted versions never show),
-// orders by id and pages. Packages with no visible version are left out. `total` receives the
-// count before paging.
+// "packageid:x" match the id; with ids_only, the id alone), prerelease and semver2 filters
+// (unlisted versions never show), packageType (case-insensitive, against the latest visible
+// version's package types; none declared is "Dependency"), orders by id and pages. Packages with no
+// visible version are left out. `total` receives the count before paging.
 std::vector<PackageVersions> search(const SearchQuery& query, std::span<const PackageVersions> all,
                                     uint64_t* total);
 // {"totalHits", "data": [{"@id", "@type": "Package", "registration", "id", "version", ...,

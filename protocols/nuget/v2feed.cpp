@@ -40,33 +40,6 @@ bool icontains(std::string_view haystack, std::string_view needle) {
   return ascii_lower(haystack).find(ascii_lower(needle)) != std::string::npos;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Query-string decoding: %XX, and '+' as a space (as ASP.NET, which NuGet.Server ran on, did).
-std::optional<std::string> query_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] != '%') {
-      out += s[i];
-    } else {
-      if (i + 2 >= s.size()) return std::nullopt;
-      int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    }
-  }
-  return out;
-}
-
 // XML text and attribute escaping; control characters XML 1.0 cannot carry are dropped.
 std::string xml_escape(std::string_view s) {
   std::string out;
@@ -842,21 +815,11 @@ constexpr std::string_view k_xml_decl = "<?xml version=\"1.0\" encoding=\"utf-8\
 
 Result<Query> parse_query(std::string_view raw_query) {
   Query q;
-  if (!raw_query.empty() && raw_query.front() == '?') raw_query.remove_prefix(1);
-  size_t start = 0;
-  while (start <= raw_query.size()) {
-    auto amp = raw_query.find('&', start);
-    auto pair = raw_query.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
-    start = amp == std::string_view::npos ? raw_query.size() + 1 : amp + 1;
-    if (pair.empty()) continue;
-    auto eq = pair.find('=');
-    auto raw_key = pair.substr(0, eq);
-    auto raw_value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    auto key = query_decode(raw_key);
-    auto value = query_decode(raw_value);
-    if (!key || !value) return bad("malformed percent-encoding in the query string");
-    const std::string& k = *key;
-    const std::string& v = *value;
+  auto params = parse_query_string(raw_query);
+  if (!params) return bad(params.error().message);
+  for (auto& param : *params) {
+    const std::string& k = param.key;
+    const std::string& v = param.value;
     if (k == "$filter") {
       q.filter = v;
       ARCA_TRY_VOID(parse_filter_expr(v));

@@ -149,3 +149,30 @@ describe('NuGet bad input', { timeout: 60_000 }, () => {
     await assertKept();
   });
 });
+
+describe('NuGet push body limit', { timeout: 60_000 }, () => {
+  test('a push over listener.publish_body_limit_bytes is a 413 and stores nothing', async () => {
+    const limit = 200_000;
+    const up = await startNugetUpstream({ packages: [] });
+    const config = { ...nugetConfig(up.indexUrl), listener: { publish_body_limit_bytes: limit } };
+    const arca = await startArca({ label: 'nuget-push-limit', config });
+    const v3 = `${arca.baseUrl}/local/nuget/main/v3/`;
+    const t = await request(arca.url('/v1/authorization-token?domain=local'), { method: 'POST', body: '{}',
+      headers: { 'content-type': 'application/json' } });
+    const key = JSON.parse(t.body.toString()).authorizationToken;
+    const big = buildNupkg({ id: 'Big.Pkg', version: '1.0.0', method: 'store',
+      files: { 'lib/netstandard2.0/big.bin': Buffer.alloc(limit + 1000, 7) } });
+    const { body, contentType } = pushBody(big);
+    const r = await request(`${v3}package/`, { method: 'PUT', body,
+      headers: { 'content-type': contentType, 'x-nuget-apikey': key } });
+    assert.equal(r.status, 413, r.body.toString());
+    assert.equal((await getJson(`${v3}flatcontainer/big.pkg/index.json`)).status, 404);
+    // Under the limit the same route accepts the push.
+    const small = pushBody(buildNupkg({ id: 'Big.Pkg', version: '1.0.0' }));
+    const ok = await request(`${v3}package/`, { method: 'PUT', body: small.body,
+      headers: { 'content-type': small.contentType, 'x-nuget-apikey': key } });
+    assert.equal(ok.status, 201, ok.body.toString());
+    await arca.stop();
+    await up.stop();
+  });
+});

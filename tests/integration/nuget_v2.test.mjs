@@ -308,6 +308,23 @@ describe('nuget 2.8.7 against arca\'s V2 feed', { skip, timeout: 300_000 }, () =
     const byId2 = await request(`${feed}FindPackagesById()?id='ARCA.DEP'&semVerLevel=2.0.0`);
     assert.deepEqual(entries(byId2.body.toString()), ['Arca.Dep@1.0.0', 'Arca.Dep@1.1.0', 'Arca.Dep@2.0.0-rc.1']);
 
+    // Search() without includePrerelease hides pre-releases (as NuGet.Server does); with
+    // includePrerelease=true they show. The pre-release is fetched first so it is stored.
+    assert.equal((await request(`${feed}package/Arca.Demo/2.0.0-beta`)).status, 200);
+    const stable = await request(`${feed}Search()?searchTerm='arca.demo'`);
+    assert.equal(stable.status, 200);
+    const stableEntries = entries(stable.body.toString());
+    assert.ok(stableEntries.includes('Arca.Demo@1.1.0'), stableEntries.join(', '));
+    assert.ok(!stableEntries.some((e) => e.includes('-')), `pre-release shown: ${stableEntries.join(', ')}`);
+    const withPre = await request(`${feed}Search()?searchTerm='arca.demo'&includePrerelease=true`);
+    assert.ok(entries(withPre.body.toString()).includes('Arca.Demo@2.0.0-beta'), withPre.body.toString().slice(0, 300));
+    // '+' in a query is a space (form encoding), decoded like %20.
+    const plus = await request(`${feed}Packages()?$filter=Id+eq+'Arca.Demo'&$orderby=Version`);
+    assert.equal(plus.status, 200);
+    assert.ok(entries(plus.body.toString()).every((e) => e.startsWith('Arca.Demo@')));
+    assert.ok(entries(plus.body.toString()).length >= 2);
+    assert.equal((await request(`${feed}Packages()?$filter=Id%zzeq`)).status, 400);
+
     // Bad queries: 400 with an OData error body, naming the problem.
     for (const [q, why] of [
       [`Packages()?$filter=Nope eq 'x'`, /unknown property/],

@@ -53,7 +53,7 @@ describe('NuGet V3 through arca', { timeout: 60_000 }, () => {
     key = await token(arca);
   });
 
-  test('the service index names the resources NuGet needs, all under arca', () => {
+  test('the service index names the resources NuGet needs, all under arca', async () => {
     assert.equal(index.version, '3.0.0');
     for (const type of ['PackageBaseAddress/3.0.0', 'RegistrationsBaseUrl', 'RegistrationsBaseUrl/3.4.0',
       'RegistrationsBaseUrl/3.6.0', 'RegistrationsBaseUrl/Versioned', 'SearchQueryService',
@@ -62,6 +62,40 @@ describe('NuGet V3 through arca', { timeout: 60_000 }, () => {
       assert.ok(url, `missing ${type}`);
       assert.ok(url.startsWith(`${arca.baseUrl}/local/nuget/main/v3/`), url);
     }
+    // The aliases NuGet clients of every age look for, each with a comment.
+    for (const type of ['RegistrationsBaseUrl/3.0.0-beta', 'RegistrationsBaseUrl/3.0.0-rc',
+      'SearchQueryService/3.0.0-beta', 'SearchQueryService/3.0.0-rc', 'SearchAutocompleteService/3.0.0-beta',
+      'SearchAutocompleteService/3.0.0-rc', 'SearchAutocompleteService/3.5.0']) {
+      assert.ok(resource(index, type), `missing ${type}`);
+    }
+    for (const r of index.resources) assert.equal(typeof r.comment, 'string', r['@type']);
+    assert.equal(index.resources.find((r) => r['@type'] === 'RegistrationsBaseUrl/Versioned').clientVersion, '4.3.0-alpha');
+    // SemVer 1.0.0 hives and the SemVer 2.0.0 one are different documents.
+    assert.notEqual(resource(index, 'RegistrationsBaseUrl/3.4.0'), resource(index, 'RegistrationsBaseUrl/3.6.0'));
+    assert.equal(resource(index, 'RegistrationsBaseUrl/Versioned'), resource(index, 'RegistrationsBaseUrl/3.6.0'));
+    // Absolute URLs on the origin the client used (its Host header).
+    const viaName = await getJson(v3Index(arca.baseUrl), { headers: { host: 'nuget.example.test:8443' } });
+    assert.equal(viaName.status, 200);
+    for (const r of viaName.json.resources) {
+      assert.ok(r['@id'].startsWith('http://nuget.example.test:8443/local/nuget/main/v3/'), r['@id']);
+    }
+  });
+
+  test('flat container and registration answer HEAD as GET, without a body', async () => {
+    const flat = resource(index, 'PackageBaseAddress/3.0.0');
+    const head = await request(`${flat}up.lib/index.json`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.match(head.headers['content-type'], /^application\/json/);
+    assert.equal(head.body.length, 0);
+    const nupkg = await request(`${flat}up.lib/1.0.0/up.lib.1.0.0.nupkg`, { method: 'HEAD' });
+    assert.equal(nupkg.status, 200);
+    assert.equal(nupkg.headers['content-type'], 'application/octet-stream');
+    assert.equal(nupkg.body.length, 0);
+    assert.equal((await request(`${flat}no.such.package/index.json`, { method: 'HEAD' })).status, 404);
+    assert.equal((await request(`${flat}up.lib/7.7.7/up.lib.7.7.7.nupkg`, { method: 'HEAD' })).status, 404);
+    const reg = await request(`${resource(index, 'RegistrationsBaseUrl')}up.lib/index.json`, { method: 'HEAD' });
+    assert.equal(reg.status, 200);
+    assert.equal(reg.body.length, 0);
   });
 
   test('flat container: index.json (lower case, normalized, ascending), nupkg, nuspec; one upstream fetch', async () => {
@@ -86,6 +120,11 @@ describe('NuGet V3 through arca', { timeout: 60_000 }, () => {
     assert.match(spec.body.toString(), /<id>Up\.Lib<\/id>/);
     const missing = await request(`${flat}no.such.package/index.json`);
     assert.equal(missing.status, 404);
+    // Unknown versions of a known id: 404 for the nupkg and the nuspec.
+    assert.equal((await request(`${flat}up.lib/7.7.7/up.lib.7.7.7.nupkg`)).status, 404);
+    assert.equal((await request(`${flat}up.lib/7.7.7/up.lib.nuspec`)).status, 404);
+    // Unlisted versions stay in the flat container index (it lists every downloadable version).
+    assert.ok(r.json.versions.includes('0.9.0'));
   });
 
   test('concurrent downloads of one nupkg share one upstream fetch', async () => {
@@ -106,7 +145,7 @@ describe('NuGet V3 through arca', { timeout: 60_000 }, () => {
     assert.equal(up.count('registration-semver2/up.dep/index.json'), 1);
   });
 
-  test('registration: inlined pages with catalogEntry, dependencyGroups, listed, packageContent; gzip when asked', async () => {
+  test('registration: inlined pages with catalogEntry, dependencyGroups, listed, packageContent; gzip hives always gzip', async () => {
     const base = resource(index, 'RegistrationsBaseUrl/3.6.0');
     const r = await request(`${base}up.lib/index.json`, { headers: { 'accept-encoding': 'gzip' } });
     assert.equal(r.status, 200);
@@ -125,15 +164,44 @@ describe('NuGet V3 through arca', { timeout: 60_000 }, () => {
     assert.equal(group.targetFramework, 'netstandard2.0');
     assert.equal(group.dependencies[0].id, 'Up.Dep');
     assert.equal(group.dependencies[0].range, '[1.0.0, )');
+    assert.equal(group.dependencies[0].registration, `${base}up.dep/index.json`);
+    // The fields NuGet.Protocol reads from an index, a page and a leaf.
+    assert.equal(doc['@id'], `${base}up.lib/index.json`);
+    assert.equal(page.parent, doc['@id']);
+    assert.equal(page.count, 4);
+    assert.equal(leaf['@type'], 'Package');
+    assert.equal(leaf.registration, doc['@id']);
+    assert.match(leaf['@id'], /\/up\.lib\/2\.0\.0\.json$/);
+    for (const k of ['@id', 'authors', 'description', 'published', 'packageContent']) assert.ok(k in leaf.catalogEntry, k);
+    assert.ok(Array.isArray(leaf.catalogEntry.tags));
+    assert.equal(typeof leaf.catalogEntry.requireLicenseAcceptance, 'boolean');
+    assert.deepEqual(page.items.map((i) => i.catalogEntry.version), ['0.9.0', '1.0.0', '1.1.0-beta', '2.0.0']);
     assert.equal(page.items.find((i) => i.catalogEntry.version === '0.9.0').catalogEntry.listed, false);
     // The leaf document.
     const l = await getJson(leaf['@id']);
     assert.equal(l.status, 200);
     assert.equal(l.json.packageContent, leaf.packageContent);
-    // Without Accept-Encoding: plain JSON.
-    const plain = await getJson(`${base}up.lib/index.json`);
+    // The gz hives are gzip whatever the client sends (NuGet documents them as compressed);
+    // the documents are the same.
+    for (const type of ['RegistrationsBaseUrl/3.4.0', 'RegistrationsBaseUrl/3.6.0']) {
+      const noAsk = await getJson(`${resource(index, type)}up.lib/index.json`);
+      assert.equal(noAsk.status, 200);
+      assert.equal(noAsk.headers['content-encoding'], 'gzip', type);
+      assert.equal(noAsk.json.items[0].items.length, 4);
+    }
+    const gzLeaf = await request(leaf['@id']);
+    assert.equal(gzLeaf.headers['content-encoding'], 'gzip');
+    // The plain hive (RegistrationsBaseUrl) is never compressed, even when gzip is accepted.
+    const plain = await getJson(`${resource(index, 'RegistrationsBaseUrl')}up.lib/index.json`,
+      { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(plain.status, 200);
     assert.equal(plain.headers['content-encoding'], undefined);
     assert.equal(plain.json.items[0].items.length, 4);
+    // The flat container index is gzip only when asked.
+    const flat = resource(index, 'PackageBaseAddress/3.0.0');
+    assert.equal((await request(`${flat}up.lib/index.json`)).headers['content-encoding'], undefined);
+    assert.equal((await request(`${flat}up.lib/index.json`, { headers: { 'accept-encoding': 'gzip' } }))
+      .headers['content-encoding'], 'gzip');
   });
 
   test('registration: more than 128 versions are separate pages with lower/upper', async () => {
@@ -144,11 +212,15 @@ describe('NuGet V3 through arca', { timeout: 60_000 }, () => {
     const seen = [];
     for (const page of r.json.items) {
       assert.equal(page.items, undefined, 'pages are not inlined');
+      assert.equal(page.parent, undefined, 'parent only appears on pages with items');
       const p = await getJson(page['@id']);
       assert.equal(p.status, 200, page['@id']);
       assert.equal(p.json.lower, page.lower);
       assert.equal(p.json.upper, page.upper);
       assert.equal(p.json.items.length, page.count);
+      assert.equal(p.json.parent, r.json['@id']);
+      assert.deepEqual(p.json.items.map((i) => i.catalogEntry.version),
+        [...p.json.items.map((i) => i.catalogEntry.version)].sort((a, b) => Number(a.split('.')[2]) - Number(b.split('.')[2])));
       seen.push(...p.json.items.map((i) => i.catalogEntry.version));
     }
     assert.equal(seen.length, 130);
@@ -220,6 +292,21 @@ describe('NuGet V3 through arca', { timeout: 60_000 }, () => {
     assert.equal(paged.json.totalHits, all.json.totalHits);
     const auto = await getJson(`${resource(index, 'SearchAutocompleteService')}?q=my.&semVerLevel=2.0.0`);
     assert.deepEqual(auto.json.data, ['My.Pushed']);
+    // Autocomplete compares q with ids only: a tag matches in search, not here.
+    const autoTag = await getJson(`${resource(index, 'SearchAutocompleteService/3.5.0')}?q=internal&semVerLevel=2.0.0`);
+    assert.equal(autoTag.status, 200);
+    assert.deepEqual(autoTag.json, { totalHits: 0, data: [] });
+    // A search result carries what NuGet.Protocol's search metadata reads.
+    const item = s.json.data[0];
+    assert.equal(item['@type'], 'Package');
+    assert.equal(item.registration, `${resource(index, 'RegistrationsBaseUrl/3.6.0')}my.pushed/index.json`);
+    assert.equal(item.version, '1.2.0');
+    assert.deepEqual(item.tags, ['internal', 'tools']);
+    assert.deepEqual(item.packageTypes, [{ name: 'Dependency' }]);
+    for (const k of ['description', 'summary', 'title', 'authors', 'owners', 'totalDownloads', 'verified']) assert.ok(k in item, k);
+    const leafDoc = await getJson(item.versions[0]['@id']);
+    assert.equal(leafDoc.status, 200, item.versions[0]['@id']);
+    assert.equal(item.versions[0].downloads, 0);
     const autoVersions = await getJson(`${resource(index, 'SearchAutocompleteService')}?id=my.pushed&semVerLevel=2.0.0`);
     assert.deepEqual(autoVersions.json.data, ['1.2.0']);
 
@@ -238,6 +325,49 @@ describe('NuGet V3 through arca', { timeout: 60_000 }, () => {
     const afterReg = await getJson(`${resource(index, 'RegistrationsBaseUrl/3.6.0')}my.pushed/index.json`);
     assert.equal(afterReg.json.items[0].items[0].catalogEntry.listed, false);
     assert.equal((await request(`${flat}my.pushed/1.2.0/my.pushed.1.2.0.nupkg`)).status, 200);
+    // Unlisting twice still succeeds; an unknown version is a 404.
+    assert.equal((await request(`${publish}/my.pushed/1.2.0`, { method: 'DELETE', headers: { 'x-nuget-apikey': key } })).status, 204);
+    assert.equal((await request(`${publish}/my.pushed/9.9.9`, { method: 'DELETE', headers: { 'x-nuget-apikey': key } })).status, 404);
+
+    // POST relists (PackagePublish/2.0.0): 200, back in search and listed in the registration.
+    assert.equal((await request(`${publish}/my.pushed/1.2.0`, { method: 'POST' })).status, 401, 'relist needs the key');
+    const relist = await request(`${publish}/MY.PUSHED/1.02.0`, { method: 'POST', headers: { 'x-nuget-apikey': key } });
+    assert.equal(relist.status, 200, relist.body.toString());
+    assert.equal((await getJson(`${query}?q=internal&semVerLevel=2.0.0`)).json.totalHits, 1);
+    const relisted = await getJson(`${resource(index, 'RegistrationsBaseUrl/3.6.0')}my.pushed/index.json`);
+    assert.equal(relisted.json.items[0].items[0].catalogEntry.listed, true);
+    assert.equal((await request(`${publish}/my.pushed/1.2.0`, { method: 'POST', headers: { 'x-nuget-apikey': key } })).status, 200,
+      'relisting a listed version succeeds');
+    assert.equal((await request(`${publish}/my.pushed/9.9.9`, { method: 'POST', headers: { 'x-nuget-apikey': key } })).status, 404);
+    // The V2 push URL takes the same DELETE and POST (NuGet's V2 and V3 push protocol is one).
+    const v2 = `${arca.baseUrl}/local/nuget/main/api/v2/package/My.Pushed/1.2.0`;
+    assert.equal((await request(v2, { method: 'POST', headers: { 'x-nuget-apikey': key } })).status, 200);
+    // Unlisted again for the next test.
+    assert.equal((await request(v2, { method: 'DELETE', headers: { 'x-nuget-apikey': key } })).status, 204);
+    assert.equal((await getJson(`${query}?q=internal&semVerLevel=2.0.0`)).json.totalHits, 0);
+  });
+
+  test('push as NuGet.Protocol does: to the PackagePublish URL with a trailing slash; packageType in search', async () => {
+    // PackageUpdateResource appends '/' to the PackagePublish @id and sends its protocol headers.
+    const publish = `${resource(index, 'PackagePublish/2.0.0')}/`;
+    const tool = buildNupkg({ id: 'My.Tool', version: '3.0.0', description: 'a command-line tool',
+      extraNuspec: '    <packageTypes><packageType name="DotnetTool" /></packageTypes>\n' });
+    const { body, contentType } = pushBody(tool);
+    const pushed = await request(publish, { method: 'PUT', body, headers: { 'content-type': contentType,
+      'x-nuget-apikey': key, 'X-NuGet-Protocol-Version': '4.1.0', 'X-NuGet-Session-Id': 'abc' } });
+    assert.equal(pushed.status, 201, pushed.body.toString());
+    const query = resource(index, 'SearchQueryService/3.5.0');
+    const tools = await getJson(`${query}?q=&packageType=DotnetTool&semVerLevel=2.0.0`);
+    assert.equal(tools.status, 200);
+    assert.deepEqual(tools.json.data.map((d) => d.id), ['My.Tool']);
+    assert.deepEqual(tools.json.data[0].packageTypes, [{ name: 'DotnetTool' }]);
+    const deps = await getJson(`${query}?q=&take=100&packageType=dependency&semVerLevel=2.0.0`);
+    const depIds = deps.json.data.map((d) => d.id);
+    assert.ok(!depIds.includes('My.Tool') && depIds.includes('Up.Lib'), depIds.join(','));
+    const auto = await getJson(`${resource(index, 'SearchAutocompleteService/3.5.0')}?q=my&packageType=DotnetTool`);
+    assert.deepEqual(auto.json.data, ['My.Tool']);
+    // A malformed escape in the query is a 400, not a guess.
+    assert.equal((await request(`${query}?q=%zz`)).status, 400);
   });
 
   test('the CodeArtifact API lists NuGet packages from the same records', async () => {

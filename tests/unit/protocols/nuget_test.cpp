@@ -124,6 +124,11 @@ TEST_SUITE("protocols::nuget") {
     CHECK(norm("1.0.0-beta.1+sha.abc") == "1.0.0-beta.1");
     CHECK(norm("1.0.0+build") == "1.0.0");
     CHECK(norm("1.0.0-rc-1") == "1.0.0-rc-1");
+    // Leading zeros go, the label keeps its case (flat container URLs lower-case it).
+    CHECK(norm("1.00.0-Beta") == "1.0.0-Beta");
+    CHECK(nuget::lower(norm("1.00.0-Beta")) == "1.0.0-beta");
+    CHECK(norm("1.0.0.0-Beta") == "1.0.0-Beta");
+    CHECK(norm("1.0.0.0+build") == "1.0.0");
     for (auto bad : {"", "a", "1.", ".1", "1..0", "1.0.0.0.0", "1.0.0-", "1.0.0-a..b", "1.0.0-01",
                      "1.0.0+", "1.0.0-a_b", "1.0.0 ", "-1.0", "1234567890.0.0"}) {
       CAPTURE(bad);
@@ -276,7 +281,7 @@ TEST_SUITE("protocols::nuget") {
     CHECK(nuget::flat_index(es)["versions"] == json::array({"1.0.0-beta", "1.0.0", "2.0.0"}));
   }
 
-  TEST_CASE("registration: inlined up to 128 versions, separate pages beyond") {
+  TEST_CASE("registration: inlined below 128 versions, separate pages from 128") {
     nuget::RegistrationUrls urls{"http://h/v3/registration-gz-semver2/",
                                  "http://h/v3/flatcontainer/"};
     std::vector<nuget::Entry> small = {entry("Foo", "1.0.0"), entry("Foo", "1.1.0", false)};
@@ -299,15 +304,22 @@ TEST_SUITE("protocols::nuget") {
     json big = nuget::registration_index(urls, "foo", many);
     REQUIRE(big["items"].size() == 3);
     CHECK_FALSE(big["items"][0].contains("items"));
+    CHECK_FALSE(big["items"][0].contains("parent"));  // only with items
+    CHECK(page["parent"] == idx["@id"]);
     CHECK(big["items"][0]["lower"] == "1.0.0");
     CHECK(big["items"][0]["upper"] == "1.0.63");
     CHECK(big["items"][2]["count"] == 2);
     CHECK(big["items"][1]["@id"] == nuget::registration_page_url(urls, "foo", "1.0.64", "1.0.127"));
     auto p = nuget::registration_page(urls, "foo", many, 2);
-    REQUIRE(p);
+    REQUIRE(p.has_value());
     CHECK((*p)["items"].size() == 2);
     CHECK((*p)["parent"] == "http://h/v3/registration-gz-semver2/foo/index.json");
     CHECK_FALSE(nuget::registration_page(urls, "foo", many, 3));
+    // nuget.org's heuristic: 128 or more versions are pages, fewer are inlined.
+    many.resize(128);
+    CHECK_FALSE(nuget::registration_index(urls, "foo", many)["items"][0].contains("items"));
+    many.resize(127);
+    CHECK(nuget::registration_index(urls, "foo", many)["items"][0].contains("items"));
     json leaf = nuget::registration_leaf(urls, "foo", many[0]);
     CHECK(leaf["packageContent"] == "http://h/v3/flatcontainer/foo/1.0.0/foo.1.0.0.nupkg");
   }
@@ -382,11 +394,86 @@ TEST_SUITE("protocols::nuget") {
     CHECK(body["data"][0]["id"] == "Beta.Two");
     CHECK(body["data"][0]["versions"][0]["version"] == "1.0.0-rc.1");
     CHECK(body["data"][0]["registration"] == "http://h/r/beta.two/index.json");
+    // No empty strings where URLs go.
+    CHECK_FALSE(body["data"][0].contains("iconUrl"));
+    CHECK_FALSE(body["data"][0].contains("projectUrl"));
     nuget::SearchQuery ids = pre;
     ids.id = "Alpha.One";
     auto versions = nuget::search(ids, all, &total);
     CHECK(nuget::autocomplete_results(ids, versions, total)["data"] ==
           json::array({"1.0.0", "2.0.0-beta"}));
+  }
+
+  TEST_CASE("query strings are decoded with Boost.URL: %XX, '+' as a space") {
+    auto p = nuget::parse_query_string("?q=Foo+bar%2Bbaz&&id=A%2eB&flag&x=");
+    REQUIRE(p.has_value());
+    REQUIRE(p->size() == 4);
+    CHECK((*p)[0].key == "q");
+    CHECK((*p)[0].value == "Foo bar+baz");
+    CHECK((*p)[1].value == "A.B");
+    CHECK((*p)[2].key == "flag");
+    CHECK((*p)[2].value.empty());
+    CHECK((*p)[3].key == "x");
+    // Raw quotes and spaces as NuGet 2.x sends them in $filter are taken as they are.
+    auto raw = nuget::parse_query_string("$filter=Id eq 'a'");
+    REQUIRE(raw.has_value());
+    CHECK((*raw)[0].value == "Id eq 'a'");
+    for (auto bad : {"q=%", "q=%4", "q=%zz", "%g1=1"}) {
+      CAPTURE(bad);
+      CHECK_FALSE(nuget::parse_query_string(bad).has_value());
+      CHECK_FALSE(nuget::parse_search_query(bad));
+    }
+  }
+
+  TEST_CASE("search: packageType (SearchQueryService/3.5.0); autocomplete matches ids only") {
+    auto q = nuget::parse_search_query("q=&packageType=DotnetTool&semVerLevel=2.0.0");
+    REQUIRE(q);
+    CHECK(q->package_type == "DotnetTool");
+    auto capped = nuget::parse_search_query("take=5000");
+    REQUIRE(capped);
+    CHECK(capped->take == 1000);  // the server's maximum
+    auto parsed = nuget::parse_nuspec(nuspec(
+        "My.Tool", "1.0.0",
+        "    <packageTypes><packageType name=\"DotnetTool\" version=\"1.0\" /></packageTypes>\n"
+        "    <projectUrl>https://example.test/tool</projectUrl>\n"));
+    REQUIRE(parsed);
+    REQUIRE(parsed->package_types.size() == 1);
+    CHECK(parsed->package_types[0].first == "DotnetTool");
+    nuget::Entry tool;
+    tool.manifest = nuget::manifest_of(*parsed, *nuget::parse_version("1.0.0"));
+    tool.lower_version = "1.0.0";
+    tool.published = "2026-01-01T00:00:00Z";
+    CHECK(tool.manifest["packageTypes"] ==
+          json::parse(R"([{"name": "DotnetTool", "version": "1.0"}])"));
+    std::vector<nuget::PackageVersions> all = {{"my.tool", {tool}},
+                                               {"plain.lib", {entry("Plain.Lib", "1.0.0")}}};
+    uint64_t total = 0;
+    nuget::SearchQuery by_type;
+    by_type.package_type = "dotnettool";  // case-insensitive
+    auto r = nuget::search(by_type, all, &total);
+    REQUIRE(r.size() == 1);
+    CHECK(r[0].lower_id == "my.tool");
+    by_type.package_type = "Dependency";  // no declared type is "Dependency"
+    r = nuget::search(by_type, all, &total);
+    REQUIRE(r.size() == 1);
+    CHECK(r[0].lower_id == "plain.lib");
+    by_type.package_type = "NoSuchType";
+    CHECK(nuget::search(by_type, all, &total).empty());
+    nuget::RegistrationUrls urls{"http://h/r/", "http://h/f/"};
+    json body =
+        nuget::search_results(urls, nuget::search(nuget::SearchQuery{}, all, &total), total);
+    CHECK(body["data"][0]["packageTypes"] ==
+          json::parse(R"([{"name": "DotnetTool", "version": "1.0"}])"));
+    CHECK(body["data"][1]["packageTypes"] == json::parse(R"([{"name": "Dependency"}])"));
+    CHECK(body["data"][0]["projectUrl"] == "https://example.test/tool");
+    // "about plain.lib" is in the description: search finds it, autocomplete (ids only) not.
+    nuget::SearchQuery words;
+    words.q = "about";
+    CHECK(nuget::search(words, all, &total).size() == 1);
+    words.ids_only = true;
+    CHECK(nuget::search(words, all, &total).empty());
+    words.q = "plain";
+    CHECK(nuget::search(words, all, &total).size() == 1);
   }
 
   TEST_CASE("upstream service index: the SemVer 2.0 registration is preferred") {

@@ -98,11 +98,16 @@ TEST_SUITE("protocols::nuget::v2") {
     auto quote = v2::parse_query("searchTerm='it''s'&$select=Id,Version&$format=atom");
     REQUIRE(quote);
     CHECK(quote->search_term == "it's");
+    // '+' is a space, %2B a plus (form encoding, decoded by Boost.URL).
+    auto plus = v2::parse_query("searchTerm='a+b%2Bc'&$filter=Id%20eq%20'x'");
+    REQUIRE(plus);
+    CHECK(plus->search_term == "a b+c");
+    CHECK(plus->filter == "Id eq 'x'");
   }
 
   TEST_CASE("bad query options are invalid_argument") {
     for (const char* raw : {"$skip=-1", "$skip=abc", "$top=1e3", "$top=", "includePrerelease=yes",
-                            "searchTerm='open", "$filter=%zz", "semVerLevel=two",
+                            "searchTerm='open", "$filter=%zz", "searchTerm='x%2'", "$top=%", "semVerLevel=two",
                             "$inlinecount=some", "$skip=99999999999999999999"}) {
       auto q = v2::parse_query(raw);
       CHECK_MESSAGE(!q, raw);
