@@ -1866,6 +1866,21 @@ struct CodeArtifactHandler::Impl {
     json successful = json::object(), failed = json::object();
     cache::Batch batch;
     std::vector<std::pair<VersionRecord, PackageKey>> copies;
+    // Copying adds versions to the destination the way publishing does, so the destination's
+    // PUBLISH controls (the package group's and the package's own) apply. The user guide does not
+    // say how a refused copy is reported; each version fails with NOT_ALLOWED, naming the control,
+    // so a copy cannot bring a version past a control that would refuse its publication.
+    constexpr auto k_publish = protocols::codeartifact::groups::RestrictionType::publish;
+    const OriginPolicy dst_policy =
+        groups.policy(dst.key.domain, dst.key.format, dst.key.ns, dst.key.name);
+    if (!dst_policy.allows(k_publish, dst.key.repo)) {
+      const std::string why = "Copying into repository " + dst.key.repo + " is not allowed by " +
+                              dst_policy.blocker(k_publish, dst.key.repo);
+      for (auto& name : versions) {
+        failed[name] = {{"errorCode", "NOT_ALLOWED"}, {"errorMessage", why}};
+      }
+      versions.clear();
+    }
     for (auto& name : versions) {
       std::optional<VersionRecord> found;
       PackageKey from;
@@ -1936,6 +1951,12 @@ struct CodeArtifactHandler::Impl {
         }
       }
       batch.put(cache::Space::index, package_key(dst.key), encode(record));
+      // The package's first versions in the destination give it its automatic origin
+      // configuration there. The user guide names only direct publishing and ingestion; a copy is
+      // a deliberate promotion like a publish, so it counts as one (publish=ALLOW,
+      // upstream=BLOCK): the copied package cannot later be shadowed by an upstream's versions.
+      if (auto s = set_initial_origin(ctx.store, batch, dst.key, Arrival::published); !s)
+        return Reply::fail(ca::internal_error(s.error().message));
       if (auto s = ctx.store.commit(std::move(batch), true); !s)
         return Reply::fail(ca::internal_error(s.error().message));
     }
@@ -1961,6 +1982,8 @@ struct CodeArtifactHandler::Impl {
                                            " is not allowed by " +
                                            policy.blocker(k_publish, pr.key.repo)));
     }
+    // No publishing conflict with upstreams to check here (the 409 npm, PyPI, Maven and NuGet
+    // give): generic packages are never taken from upstream repositories or external connections.
     const Request& req = *call.request;
     const std::string declared(req.header("x-amz-content-sha256"));
     if (declared.empty()) {

@@ -580,6 +580,46 @@ struct MavenHandler::Impl {
     return out;
   }
 
+  // Where a release version being deployed is already available from, when not from `repo`
+  // itself: an upstream repository holding it or an external connection whose cached
+  // maven-metadata.xml lists it (CodeArtifact user guide, "Private packages and public
+  // repositories": such a version cannot be published downstream, 409). Origin controls apply as
+  // on reads, so with the package's upstream control at BLOCK nothing conflicts. Empty: no
+  // conflict. An unreachable upstream does not block deploys. SNAPSHOTs are never ingested from
+  // external connections and are redeployed, so the caller checks releases only.
+  asio::awaitable<Result<std::string>> upstream_conflict(const config::DomainConfig& domain,
+                                                         const config::RepositoryConfig& repo,
+                                                         maven::Path p) {
+    const OriginPolicy policy = origin_policy(domain, p);
+    auto order = reachable(ctx.topology.resolution_order(domain.name, repo.name), repo, policy);
+    for (auto* r : order) {
+      PackageKey k{domain.name, r->name, std::string(k_format), p.group_id, p.artifact_id};
+      auto v = find_version(ctx.store, k, p.version);
+      if (!v) co_return v.error();
+      // Deployed here (even while Unfinished): more files of the version are fine.
+      if (r->name == repo.name && *v && (*v)->origin == "INTERNAL") co_return std::string();
+      if (!*v || !listed(**v)) continue;
+      if (r->name == repo.name) {
+        if (!open_connection(*r, policy)) co_return std::string();
+        co_return std::string("the external connection");
+      }
+      co_return "upstream repository " + r->name;
+    }
+    const std::string path = metadata_path(p);
+    for (auto* r : order) {
+      auto* ec = open_connection(*r, policy);
+      if (!ec) continue;
+      auto doc = co_await upstream_doc(ec, path);
+      if (!doc || !doc->found) continue;
+      auto parsed = maven::parse_metadata(doc->body);
+      if (!parsed) continue;
+      for (auto& v : parsed->versions) {
+        if (v == p.version) co_return std::string(ec->name);
+      }
+    }
+    co_return std::string();
+  }
+
   asio::awaitable<void> put(Exchange& ex, const config::DomainConfig& domain,
                             const config::RepositoryConfig& repo, maven::Path p) {
     const std::string& body = ex.request().body;
@@ -609,6 +649,21 @@ struct MavenHandler::Impl {
       co_return;
     }
     PackageKey k{domain.name, repo.name, std::string(k_format), p.group_id, p.artifact_id};
+    if (p.kind == maven::PathKind::file && p.checksum == maven::ChecksumKind::none &&
+        !p.version.empty() && !maven::is_snapshot(p.version)) {
+      auto source = co_await upstream_conflict(domain, repo, p);
+      if (!source) {
+        co_await error(ex, 500, source.error().message);
+        co_return;
+      }
+      if (!source->empty()) {
+        std::string message = "Conflict: " + p.group_id + ":" + p.artifact_id + ":" + p.version +
+                              " is available from " + *source + "; it cannot be deployed to " +
+                              repo.name;
+        co_await error(ex, 409, std::move(message));
+        co_return;
+      }
+    }
     auto commit = [this, &k, &p, &body, &metadata]() -> Result<PutOutcome> {
       std::lock_guard lock(publish_mutex);
       if (p.checksum != maven::ChecksumKind::none) return put_checksum(k, p, body);

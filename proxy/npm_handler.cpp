@@ -643,6 +643,24 @@ struct NpmHandler::Impl {
       co_await error(ex, 403, message);
       co_return;
     }
+    // A version reachable through an upstream repository or the external connection cannot be
+    // published here (CodeArtifact user guide, "Private packages and public repositories": 409).
+    // The view already leaves out what origin controls keep out, so with the package's upstream
+    // control at BLOCK any version not stored here may be published. An upstream that cannot be
+    // reached does not block publishing (the check is then as stale as the service's).
+    if (auto v = co_await view(domain, repo, name); v && (*v)->found) {
+      for (auto it = parsed->versions.begin(); it != parsed->versions.end(); ++it) {
+        auto origin = (*v)->origins.find(it.key());
+        if (origin == (*v)->origins.end()) continue;
+        if (origin->second.repo->name == repo.name && !origin->second.connection) continue;
+        std::string source = "upstream repository " + origin->second.repo->name;
+        if (origin->second.connection) source = origin->second.connection->name;
+        std::string message = "Conflict: " + name.full() + "@" + it.key() + " is available from " +
+                              source + "; it cannot be published to " + repo.name;
+        co_await error(ex, 409, message);
+        co_return;
+      }
+    }
     PackageKey k{domain.name, repo.name, "npm", name.scope, name.name};
     auto result = co_await offload(ctx.pool, [this, &parsed, &k]() -> Result<std::string> {
       std::lock_guard lock(publish_mutex);

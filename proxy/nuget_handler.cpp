@@ -933,6 +933,21 @@ struct NugetHandler::Impl {
       co_await push_error(ex, v2_form, 403, message);
       co_return;
     }
+    // A version reachable through an upstream repository or an external feed cannot be pushed
+    // here (CodeArtifact user guide, "Private packages and public repositories": 409). The view
+    // leaves out what origin controls keep out, so with the package's upstream control at BLOCK
+    // any version not stored here may be pushed. An unreachable upstream does not block pushes.
+    if (auto v = co_await view(domain, repo, lid); v) {
+      const VersionInfo* found = (*v)->find(lver);
+      if (found && (found->origin.connection || found->origin.repo->name != repo.name)) {
+        std::string source = "upstream repository " + found->origin.repo->name;
+        if (found->origin.connection) source = found->origin.connection->name;
+        std::string message = "Conflict: " + spec.id + " " + normalized + " is available from " +
+                              source + "; it cannot be pushed to " + repo.name;
+        co_await push_error(ex, v2_form, 409, std::move(message));
+        co_return;
+      }
+    }
     json manifest = nuget::manifest_of(spec, *version);
     PackageKey k{domain.name, repo.name, "nuget", "", lid};
     std::string_view content = *bytes;

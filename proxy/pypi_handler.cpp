@@ -685,6 +685,25 @@ struct PypiHandler::Impl {
       co_await error(ex, 403, std::move(message));
       co_return;
     }
+    // A version reachable through an upstream repository or the external connection cannot be
+    // published here (CodeArtifact user guide, "Private packages and public repositories": 409).
+    // The view leaves out what origin controls keep out, so with the package's upstream control
+    // at BLOCK any version not stored here may be uploaded. An unreachable upstream does not
+    // block uploads.
+    if (auto v = co_await view(domain, repo, up->project); v && (*v)->found) {
+      const std::string wanted = pypi::canonical_version(up->version);
+      for (auto& f : (*v)->files) {
+        if (f.version.empty() || pypi::canonical_version(f.version) != wanted) continue;
+        if (f.origin.repo->name == repo.name && !f.origin.connection) continue;
+        std::string source = "upstream repository " + f.origin.repo->name;
+        if (f.origin.connection) source = f.origin.connection->name;
+        std::string message = "Conflict: " + up->project + " " + up->version +
+                              " is available from " + source + "; it cannot be uploaded to " +
+                              repo.name;
+        co_await error(ex, 409, std::move(message));
+        co_return;
+      }
+    }
     // Core metadata from wheels: PEP 658 and the dependency list; it must agree with the form.
     std::string metadata;
     std::vector<std::string> requires_dist = up->requires_dist;

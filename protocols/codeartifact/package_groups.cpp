@@ -1,6 +1,7 @@
 #include "protocols/codeartifact/package_groups.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace arca::protocols::codeartifact::groups {
 
@@ -13,12 +14,123 @@ bool is_format(std::string_view f) {
          f == "ruby" || f == "swift" || f == "cargo";
 }
 
-// A word character of the pattern grammar ([\p{L}\p{N}\p{M}]): ASCII letters and digits, and
-// every non-ASCII byte (UTF-8 letters, digits and marks are not told apart here).
-bool word_char(char c) {
-  auto u = static_cast<unsigned char>(c);
-  return u >= 0x80 || std::isalnum(u);
+// One code point of UTF-8 text at `s[i]`; advances `i`. A malformed or truncated sequence
+// yields U+FFFD for its first byte (which is then not a word character).
+char32_t next_code_point(std::string_view s, size_t& i) {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  size_t n = 0;
+  char32_t cp = 0;
+  if (b0 < 0x80) {
+    ++i;
+    return b0;
+  } else if (b0 >= 0xC2 && b0 <= 0xDF) {
+    n = 1;
+    cp = b0 & 0x1F;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    n = 2;
+    cp = b0 & 0x0F;
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    n = 3;
+    cp = b0 & 0x07;
+  } else {
+    ++i;
+    return 0xFFFD;
+  }
+  if (i + n >= s.size()) {
+    ++i;
+    return 0xFFFD;
+  }
+  for (size_t k = 1; k <= n; ++k) {
+    const auto b = static_cast<unsigned char>(s[i + k]);
+    if ((b & 0xC0) != 0x80) {
+      ++i;
+      return 0xFFFD;
+    }
+    cp = (cp << 6) | (b & 0x3F);
+  }
+  // Overlong forms, surrogates and values past U+10FFFF are malformed.
+  if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+      (cp >= 0xD800 && cp <= 0xDFFF)) {
+    ++i;
+    return 0xFFFD;
+  }
+  i += n + 1;
+  return cp;
 }
+
+void append_utf8(std::string& out, char32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+// A word character of the pattern grammar (the user guide's [\p{L}\p{N}\p{M}]). Without a
+// Unicode character database (ICU is not linked) the rule is conservative: ASCII letters and
+// digits, and every non-ASCII code point except the blocks known to hold no letter, digit or
+// mark: C1 controls, Latin-1 punctuation and symbols (but not ª ² ³ µ ¹ º ¼ ½ ¾, which are
+// letters or numbers), × and ÷, General Punctuation (spaces, dashes, quotes, U+2000-U+206F),
+// the CJK space and punctuation U+3000-U+3003, and U+FFFD (what malformed UTF-8 decodes to).
+bool word_code_point(char32_t c) {
+  if (c < 0x80) return std::isalnum(static_cast<unsigned char>(c)) != 0;
+  if (c <= 0xBF) {
+    return c == 0xAA || c == 0xB2 || c == 0xB3 || c == 0xB5 || c == 0xB9 || c == 0xBA ||
+           (c >= 0xBC && c <= 0xBE);
+  }
+  if (c == 0xD7 || c == 0xF7) return false;
+  if (c >= 0x2000 && c <= 0x206F) return false;
+  if (c >= 0x3000 && c <= 0x3003) return false;
+  return c != 0xFFFD;
+}
+
+// The last code point of non-empty `s`.
+char32_t last_code_point(std::string_view s) {
+  size_t start = s.size() - 1;
+  while (start > 0 && s.size() - start < 4 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80)
+    --start;
+  size_t i = start;
+  char32_t cp = next_code_point(s, i);
+  return i == s.size() ? cp : 0xFFFD;
+}
+
+// Simple lower-case mapping for the letters whose case pairs follow fixed offsets: ASCII,
+// Latin-1, Latin Extended-A, Greek, Cyrillic (and the Cyrillic supplement pairs), fullwidth
+// Latin. Other code points are kept (no case data without a Unicode database).
+char32_t lower_code_point(char32_t c) {
+  if (c < 0x80) return static_cast<char32_t>(std::tolower(static_cast<int>(c)));
+  if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 0x20;
+  if (c >= 0x100 && c <= 0x17F) {
+    if (c == 0x130) return 'i';
+    if (c == 0x178) return 0xFF;
+    if (c == 0x138 || c == 0x149 || c == 0x17F) return c;
+    const bool odd_upper = (c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E);
+    if (odd_upper) return (c % 2 == 1) ? c + 1 : c;
+    return (c % 2 == 0) ? c + 1 : c;
+  }
+  if (c >= 0x391 && c <= 0x3AB && c != 0x3A2) return c + 0x20;
+  if (c >= 0x410 && c <= 0x42F) return c + 0x20;
+  if (c >= 0x400 && c <= 0x40F) return c + 0x50;
+  if (c >= 0x460 && c <= 0x4FF && c != 0x482 && !(c >= 0x483 && c <= 0x489)) {
+    if (c == 0x4C0) return 0x4CF;
+    if (c >= 0x4C1 && c <= 0x4CE) return (c % 2 == 1) ? c + 1 : c;
+    return (c % 2 == 0) ? c + 1 : c;
+  }
+  if (c >= 0xFF21 && c <= 0xFF3A) return c + 0x20;
+  return c;
+}
+
+bool word_char_end(std::string_view s) { return !s.empty() && word_code_point(last_code_point(s)); }
 
 bool bad_char(char c) {
   auto u = static_cast<unsigned char>(c);
@@ -31,12 +143,20 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-// Lengths at which `s` may be cut for a word-boundary prefix match, longest first.
+// Lengths at which `s` may be cut for a word-boundary prefix match, longest first: after a
+// word character that ends `s` or is followed by a non-word character (code points, not bytes).
 std::vector<size_t> boundaries(std::string_view s) {
   std::vector<size_t> out;
-  for (size_t i = s.size(); i > 0; --i) {
-    if (word_char(s[i - 1]) && (i == s.size() || !word_char(s[i]))) out.push_back(i);
+  bool prev_word = false;
+  size_t i = 0;
+  while (i < s.size()) {
+    const size_t at = i;
+    const bool word = word_code_point(next_code_point(s, i));
+    if (prev_word && !word) out.push_back(at);
+    prev_word = word;
   }
+  if (prev_word) out.push_back(s.size());
+  std::reverse(out.begin(), out.end());
   return out;
 }
 
@@ -81,13 +201,20 @@ std::string normalize_namespace(std::string_view format, std::string_view ns) {
 std::string fold(std::string_view s) {
   std::string out;
   bool in_run = false;
-  for (char c : s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const size_t at = i;
+    const char32_t c = next_code_point(s, i);
     if (c == '-' || c == '_' || c == '.') {
       if (!in_run) out.push_back('.');
       in_run = true;
+      continue;
+    }
+    in_run = false;
+    if (c == 0xFFFD && s.substr(at, i - at) != "\xEF\xBF\xBD") {
+      out.append(s.substr(at, i - at));  // malformed bytes are kept as they are
     } else {
-      out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-      in_run = false;
+      append_utf8(out, lower_code_point(c));
     }
   }
   return out;
@@ -135,7 +262,7 @@ std::optional<Pattern> parse_pattern(std::string_view text, std::string& error) 
     if (last.size() >= 2 && last.back() == '~') {
       last.remove_suffix(1);
       if (!check_component(last)) return fail("'*', '~' and '$' may only end a pattern");
-      if (!word_char(last.back())) return fail("'~' must follow a letter or digit");
+      if (!word_char_end(last)) return fail("'~' must follow a letter or digit");
       if (no_ns) return fail(p.format + " packages have no namespace");
       p.kind = Kind::namespace_prefix;
       p.ns = std::string(last);
@@ -161,8 +288,7 @@ std::optional<Pattern> parse_pattern(std::string_view text, std::string& error) 
   last.remove_suffix(1);
   if (!check_component(last)) return fail("'*', '~' and '$' may only end a pattern");
   if (last.size() > 255) return fail("a name has at most 255 characters");
-  if (terminator == '~' && !word_char(last.back()))
-    return fail("'~' must follow a letter or digit");
+  if (terminator == '~' && !word_char_end(last)) return fail("'~' must follow a letter or digit");
   p.kind = terminator == '~' ? Kind::name_prefix : Kind::exact;
   p.name = std::string(last);
   return p;

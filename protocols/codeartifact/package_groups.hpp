@@ -59,7 +59,8 @@ bool format_requires_namespace(std::string_view format);
 std::string normalize_name(std::string_view format, std::string_view name);
 std::string normalize_namespace(std::string_view format, std::string_view ns);
 
-// The variation folding: ASCII lowercase, each run of '-', '.', '_' becomes one '.'.
+// The variation folding: lowercase (ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic and
+// fullwidth Latin letters; UTF-8 decoded), each run of '-', '.', '_' becomes one '.'.
 std::string fold(std::string_view s);
 
 enum class RestrictionType { external_upstream = 0, internal_upstream = 1, publish = 2 };

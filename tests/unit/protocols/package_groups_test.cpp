@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <utility>
 
 namespace pg = arca::protocols::codeartifact::groups;
 
@@ -161,6 +162,76 @@ TEST_SUITE("protocols::package_groups") {
       CAPTURE(c.ns);
       CAPTURE(c.name);
       auto m = index.match(c.format, c.ns, c.name);
+      REQUIRE(m.group);
+      CHECK(m.group->pattern == c.group);
+      CHECK(m.association == c.association);
+    }
+  }
+
+  TEST_CASE("Unicode: folding, word characters and word boundaries") {
+    // Folding lower-cases beyond ASCII (UTF-8 decoded); malformed bytes are kept as they are.
+    const std::pair<const char*, const char*> folds[] = {
+        {"Ünïcode-Straße", "ünïcode.straße"},
+        {"ΑΒΓ_Ωmega", "αβγ.ωmega"},
+        {"ПРИВЕТ..Мир", "привет.мир"},
+        {"ŁÓDŹ-Ÿ", "łódź.ÿ"},
+        {"ＡＢＣ", "ａｂｃ"},
+        {"İx", "ix"},
+        {"日本-Tools", "日本.tools"},
+        {"A\xFF\x42", "a\xFF\x62"},  // "A<FF>B": the malformed byte is kept
+        {"\xC3", "\xC3"},            // truncated sequence
+    };
+    for (auto& [in, out] : folds) {
+      CAPTURE(in);
+      CHECK(pg::fold(in) == out);
+    }
+    // '~' must follow a letter, digit or mark: any non-ASCII code point except punctuation,
+    // spaces and symbols of the blocks known to hold none.
+    const std::pair<const char*, bool> patterns[] = {
+        {"/npm//café~", true},        // Latin-1 letter
+        {"/npm//日本~", true},        // CJK ideographs
+        {"/npm//x²~", true},          // superscript two (a number)
+        {"/npm//Ωmega~", true},       // Greek
+        {"/npm//foo\u2013~", false},  // en dash
+        {"/npm//foo\u00B7~", false},  // middle dot
+        {"/npm//foo\u00A0~", false},  // no-break space
+        {"/npm//foo\u3001~", false},  // ideographic comma
+        {"/npm//foo\xC3~", false},    // malformed UTF-8
+    };
+    for (auto& [text, ok] : patterns) {
+      CAPTURE(text);
+      std::string error;
+      CHECK(pg::parse_pattern(text, error).has_value() == ok);
+    }
+    pg::GroupIndex index;
+    for (const char* p : {"/npm//*", "/npm//café~", "/npm//über$", "/npm//Ωmega~", "/npm//日本~"}) {
+      index.put(group(p));
+    }
+    struct Case {
+      const char* name;
+      const char* group;
+      pg::Association association;
+    };
+    using A = pg::Association;
+    const Case cases[] = {
+        {"café", "/npm//café~", A::strong},
+        {"café-au-lait", "/npm//café~", A::strong},
+        {"café\u2013noir", "/npm//café~", A::strong},  // en dash ends the word
+        {"cafés", "/npm//*", A::strong},               // 's' continues it
+        {"caféé", "/npm//*", A::strong},               // so does a non-ASCII letter
+        {"CAFÉ", "/npm//café~", A::weak},
+        {"Café-Crème", "/npm//café~", A::weak},
+        {"über", "/npm//über$", A::strong},
+        {"Über", "/npm//über$", A::weak},
+        {"ÜBER", "/npm//über$", A::weak},
+        {"Ωmega-x", "/npm//Ωmega~", A::strong},
+        {"ωmega-x", "/npm//Ωmega~", A::weak},
+        {"日本-tools", "/npm//日本~", A::strong},
+        {"日本語", "/npm//*", A::strong},
+    };
+    for (auto& c : cases) {
+      CAPTURE(c.name);
+      auto m = index.match("npm", "", c.name);
       REQUIRE(m.group);
       CHECK(m.group->pattern == c.group);
       CHECK(m.association == c.association);
