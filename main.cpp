@@ -6,11 +6,13 @@
 #include "config/config.hpp"
 #include "proxy/assets.hpp"
 #include "proxy/codeartifact_handler.hpp"
+#include "proxy/codeartifact_upstreams.hpp"
 #include "proxy/context.hpp"
 #include "proxy/router.hpp"
 #include "proxy/server.hpp"
 #include "proxy/upstream_client.hpp"
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -70,6 +72,14 @@ int serve(const std::string& config_path, const std::string& listen, const std::
   proxy::UpstreamClient client(ioc.get_executor(), cfg.upstream);
   proxy::AssetService assets(ioc, pool, **store, client, cfg, metrics);
   proxy::Context context{cfg, ioc, pool, **store, client, assets, metrics, proxy::Topology(cfg)};
+  // Real CodeArtifact repositories as upstreams: AWS credentials, tokens, endpoints; the
+  // client asks it for the credentials of every upstream request.
+  proxy::CodeArtifactUpstreams codeartifact(cfg, client, **store, pool);
+  if (!codeartifact.empty()) {
+    codeartifact.load_stored_endpoints();
+    client.set_authorizer(&codeartifact);
+    context.codeartifact = &codeartifact;
+  }
   // Domains and repositories created through the API, the config's ones, the token secret.
   if (auto loaded = proxy::load_control_plane(context); !loaded) {
     std::cerr << "arca: cannot load domains and repositories: " << loaded.error().message << "\n";
@@ -87,6 +97,21 @@ int serve(const std::string& config_path, const std::string& listen, const std::
   }
   server.start();
   router.set_ready(true);
+  if (!codeartifact.empty()) {
+    // Tokens and endpoints before the first request, then tokens kept fresh while idle.
+    boost::asio::co_spawn(ioc, codeartifact.keep_fresh(), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const boost::system::system_error& ex) {
+        if (ex.code() != boost::asio::error::operation_aborted) {
+          ARCA_LOG_ERROR("codeartifact token refresher stopped: {}", ex.what());
+        }
+      } catch (const std::exception& ex) {
+        ARCA_LOG_ERROR("codeartifact token refresher stopped: {}", ex.what());
+      }
+    });
+  }
   ARCA_LOG_INFO("arca {} listening on http://{}:{} (data in {})", ARCA_VERSION, cfg.listen.host, port,
                 cfg.data_dir);
   if (!cfg.port_file.empty()) {

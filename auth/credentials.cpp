@@ -424,6 +424,39 @@ boost::asio::awaitable<Result<AwsCredentials>> EnvProvider::resolve() {
 
 // --- WebIdentityProvider ---
 
+namespace {
+
+// STS AssumeRoleWithWebIdentity (an unsigned call: the token file is the credential), for the
+// environment variables and for profiles with web_identity_token_file.
+boost::asio::awaitable<Result<AwsCredentials>> assume_role_with_web_identity(
+    std::string provider, HttpFetcher& http, const EnvLookup& env, std::string role,
+    std::string token_file, std::string session_name, std::string region) {
+  auto token = read_file(token_file);
+  if (!token || trim(*token).empty()) {
+    co_return fail(provider, Errc::invalid_argument,
+                   "cannot read the web identity token file " + token_file);
+  }
+  Props params{{"Action", "AssumeRoleWithWebIdentity"},
+               {"Version", "2011-06-15"},
+               {"RoleArn", role},
+               {"RoleSessionName", session_name},
+               {"WebIdentityToken", trim(*token)}};
+  HttpRequest req;
+  req.method = "POST";
+  req.url = sts_endpoint(env, region) + "/";
+  req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded; charset=utf-8");
+  req.headers.emplace_back("Accept", "application/xml");
+  req.body = form_encode(params);
+  auto response = co_await http.fetch(std::move(req));
+  if (!response) {
+    co_return fail(provider, response.error().code,
+                   "STS AssumeRoleWithWebIdentity failed: " + response.error().message);
+  }
+  co_return parse_sts(provider, *response, "AssumeRoleWithWebIdentity");
+}
+
+}  // namespace
+
 boost::asio::awaitable<Result<AwsCredentials>> WebIdentityProvider::resolve() {
   auto token_file = env_("AWS_WEB_IDENTITY_TOKEN_FILE");
   auto role = env_("AWS_ROLE_ARN");
@@ -431,28 +464,12 @@ boost::asio::awaitable<Result<AwsCredentials>> WebIdentityProvider::resolve() {
     co_return fail(name(), Errc::not_found,
                    "AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN are not both set");
   }
-  auto token = read_file(*token_file);
-  if (!token || trim(*token).empty()) {
-    co_return fail(name(), Errc::invalid_argument,
-                   "cannot read the web identity token file " + *token_file);
-  }
-  Props params{{"Action", "AssumeRoleWithWebIdentity"},
-               {"Version", "2011-06-15"},
-               {"RoleArn", *role},
-               {"RoleSessionName", env_("AWS_ROLE_SESSION_NAME").value_or("arca")},
-               {"WebIdentityToken", trim(*token)}};
-  HttpRequest req;
-  req.method = "POST";
-  req.url = sts_endpoint(env_, resolve_region("", env_)) + "/";
-  req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded; charset=utf-8");
-  req.headers.emplace_back("Accept", "application/xml");
-  req.body = form_encode(params);
-  auto response = co_await http_.fetch(std::move(req));
-  if (!response) {
-    co_return fail(name(), response.error().code,
-                   "STS AssumeRoleWithWebIdentity failed: " + response.error().message);
-  }
-  co_return parse_sts(name(), *response, "AssumeRoleWithWebIdentity");
+  // Named locals: no class temporaries inside a co_await expression (ARCHITECTURE.md).
+  std::string provider(name());
+  std::string session = env_("AWS_ROLE_SESSION_NAME").value_or("arca");
+  std::string region = resolve_region("", env_);
+  co_return co_await assume_role_with_web_identity(provider, http_, env_, *role, *token_file,
+                                                   session, region);
 }
 
 // --- ProfileProvider ---
@@ -479,14 +496,41 @@ boost::asio::awaitable<Result<AwsCredentials>> ProfileProvider::resolve_profile(
   auto secret = prop(*props, "aws_secret_access_key");
 
   if (role_arn) {
-    if (!source) {
+    auto web_token_file = prop(*props, "web_identity_token_file");
+    auto credential_source = prop(*props, "credential_source");
+    if (!source && web_token_file) {
+      std::string region = prop(*props, "region").value_or(resolve_region("", env_));
+      std::string provider(name());
+      std::string session = prop(*props, "role_session_name").value_or("arca");
+      co_return co_await assume_role_with_web_identity(provider, http_, env_, *role_arn,
+                                                       *web_token_file, session, region);
+    }
+    if (!source && !credential_source) {
       co_return fail(name(), Errc::invalid_argument,
                      who +
-                         " has role_arn but no source_profile (credential_source and "
-                         "web_identity_token_file are not supported yet)");
+                         " has role_arn but no source_profile, credential_source or "
+                         "web_identity_token_file");
     }
     Result<AwsCredentials> base = make_error(Errc::internal, "");
-    if (*source == profile) {
+    std::string base_what = "source_profile of " + who;
+    if (!source) {
+      // credential_source: the role's source credentials come from one of the other providers.
+      base_what = "credential_source " + *credential_source + " of " + who;
+      if (*credential_source == "Environment") {
+        EnvProvider provider(env_);
+        base = co_await provider.resolve();
+      } else if (*credential_source == "Ec2InstanceMetadata") {
+        ImdsProvider provider(env_, http_);
+        base = co_await provider.resolve();
+      } else if (*credential_source == "EcsContainer") {
+        EcsProvider provider(env_, http_);
+        base = co_await provider.resolve();
+      } else {
+        co_return fail(name(), Errc::invalid_argument,
+                       who + ": credential_source must be Environment, Ec2InstanceMetadata or "
+                             "EcsContainer");
+      }
+    } else if (*source == profile) {
       // A profile that is its own source uses its static keys.
       if (!key_id || !secret) {
         co_return fail(name(), Errc::invalid_argument,
@@ -501,7 +545,7 @@ boost::asio::awaitable<Result<AwsCredentials>> ProfileProvider::resolve_profile(
     if (!base) {
       co_return fail(
           name(), base.error().code == Errc::not_found ? Errc::invalid_argument : base.error().code,
-          "source_profile of " + who + ": " + base.error().message);
+          base_what + ": " + base.error().message);
     }
     std::string region = resolve_region("", env_);
     if (auto r = prop(*props, "region")) {
@@ -562,19 +606,12 @@ boost::asio::awaitable<Result<AwsCredentials>> ProfileProvider::resolve_profile(
   }
 
   if (auto command = prop(*props, "credential_process")) {
-    // TODO(arca): run off the I/O thread (proxy/blocking.hpp offload) once wired into proxy/;
-    // credentials are cached for their lifetime so this runs rarely.
-    FILE* pipe = ::popen(command->c_str(), "r");
-    if (pipe == nullptr) {
+    auto ran = co_await runner_(*command);
+    if (!ran) {
       co_return fail(name(), Errc::internal, "credential_process of " + who + " could not start");
     }
-    std::string out;
-    std::array<char, 4096> buf{};
-    size_t n = 0;
-    while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0 && out.size() < (1 << 20)) {
-      out.append(buf.data(), n);
-    }
-    int status = ::pclose(pipe);
+    const int status = ran->status;
+    const std::string out = std::move(ran->out);
     if (status != 0) {
       // The output may hold secrets: report only the exit status.
       co_return fail(name(), Errc::upstream_error,
@@ -607,6 +644,7 @@ boost::asio::awaitable<Result<AwsCredentials>> EcsProvider::resolve() {
   }
   HttpRequest req;
   req.url = url;
+  req.metadata = true;
   req.headers.emplace_back("Accept", "application/json");
   std::optional<std::string> token;
   if (auto file = env_("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")) {
@@ -647,6 +685,7 @@ boost::asio::awaitable<Result<AwsCredentials>> ImdsProvider::resolve() {
   HttpRequest token_req;
   token_req.method = "PUT";
   token_req.url = base + "/latest/api/token";
+  token_req.metadata = true;
   token_req.headers.emplace_back("X-aws-ec2-metadata-token-ttl-seconds", "21600");
   auto token = co_await http_.fetch(std::move(token_req));
   if (!token) {
@@ -662,6 +701,7 @@ boost::asio::awaitable<Result<AwsCredentials>> ImdsProvider::resolve() {
 
   HttpRequest list_req;
   list_req.url = base + "/latest/meta-data/iam/security-credentials/";
+  list_req.metadata = true;
   list_req.headers.emplace_back("X-aws-ec2-metadata-token", session);
   auto list = co_await http_.fetch(std::move(list_req));
   if (!list) {
@@ -682,6 +722,7 @@ boost::asio::awaitable<Result<AwsCredentials>> ImdsProvider::resolve() {
 
   HttpRequest cred_req;
   cred_req.url = base + "/latest/meta-data/iam/security-credentials/" + role;
+  cred_req.metadata = true;
   cred_req.headers.emplace_back("X-aws-ec2-metadata-token", session);
   auto creds = co_await http_.fetch(std::move(cred_req));
   if (!creds) {
@@ -801,12 +842,38 @@ boost::asio::awaitable<Result<AwsCredentials>> ChainProvider::resolve_uncached()
   co_return make_error(code == Errc::not_found ? Errc::unauthorized : code, message);
 }
 
+Result<ProcessOutput> run_process_blocking(const std::string& command) {
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return make_error(Errc::internal, "could not start");
+  ProcessOutput result;
+  std::array<char, 4096> buf{};
+  size_t n = 0;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0 && result.out.size() < (1 << 20)) {
+    result.out.append(buf.data(), n);
+  }
+  result.status = ::pclose(pipe);
+  return result;
+}
+
+namespace {
+boost::asio::awaitable<Result<ProcessOutput>> run_process_inline(std::string command) {
+  co_return run_process_blocking(command);
+}
+}  // namespace
+
+ProfileProvider::ProfileProvider(EnvLookup env, HttpFetcher& fetcher, Clock clock,
+                                 ProcessRunner runner)
+    : env_(std::move(env)),
+      http_(fetcher),
+      clock_(std::move(clock)),
+      runner_(runner ? std::move(runner) : ProcessRunner(&run_process_inline)) {}
+
 std::unique_ptr<ChainProvider> make_default_chain(const EnvLookup& env, HttpFetcher& fetcher,
-                                                  Clock clock) {
+                                                  Clock clock, ProcessRunner runner) {
   std::vector<CredentialsProviderPtr> providers;
   providers.push_back(std::make_unique<EnvProvider>(env));
   providers.push_back(std::make_unique<WebIdentityProvider>(env, fetcher));
-  providers.push_back(std::make_unique<ProfileProvider>(env, fetcher, clock));
+  providers.push_back(std::make_unique<ProfileProvider>(env, fetcher, clock, std::move(runner)));
   providers.push_back(std::make_unique<EcsProvider>(env, fetcher));
   providers.push_back(std::make_unique<ImdsProvider>(env, fetcher));
   return std::make_unique<ChainProvider>(std::move(providers), std::move(clock));

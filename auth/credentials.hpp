@@ -5,9 +5,11 @@
 //   2. WebIdentityProvider  AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN → STS
 //                           AssumeRoleWithWebIdentity (unsigned query API, XML answer)
 //   3. ProfileProvider      ~/.aws/credentials and ~/.aws/config (AWS_SHARED_CREDENTIALS_FILE,
-//                           AWS_CONFIG_FILE, AWS_PROFILE): static keys, role_arn +
-//                           source_profile (STS AssumeRole signed with the source keys),
-//                           credential_process
+//                           AWS_CONFIG_FILE, AWS_PROFILE): static keys, role_arn with
+//                           source_profile or credential_source (Environment,
+//                           Ec2InstanceMetadata, EcsContainer) through STS AssumeRole signed
+//                           with the source keys, role_arn + web_identity_token_file,
+//                           credential_process (SSO profiles are not supported)
 //   4. EcsProvider          AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI with
 //                           AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)
 //   5. ImdsProvider         EC2 instance metadata, IMDSv2 session token
@@ -29,6 +31,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -82,6 +85,17 @@ std::string resolve_region(std::string_view configured, const EnvLookup& env);
 // (https://sts.amazonaws.com without a region).
 std::string sts_endpoint(const EnvLookup& env, std::string_view region);
 
+// What a credential_process printed, and how it exited.
+struct ProcessOutput {
+  int status = 0;   // as returned by pclose (0: exited with 0)
+  std::string out;  // standard output, at most 1 MiB
+};
+// Runs credential_process commands. The default runs them with popen on the calling thread;
+// the server passes one that runs them on its blocking pool (never on an I/O thread).
+using ProcessRunner = std::function<boost::asio::awaitable<Result<ProcessOutput>>(std::string command)>;
+// Runs `command` through the shell and waits for it (blocking).
+Result<ProcessOutput> run_process_blocking(const std::string& command);
+
 // --- Providers ---
 
 class EnvProvider final : public CredentialsProvider {
@@ -107,8 +121,7 @@ class WebIdentityProvider final : public CredentialsProvider {
 
 class ProfileProvider final : public CredentialsProvider {
  public:
-  ProfileProvider(EnvLookup env, HttpFetcher& fetcher, Clock clock)
-      : env_(std::move(env)), http_(fetcher), clock_(std::move(clock)) {}
+  ProfileProvider(EnvLookup env, HttpFetcher& fetcher, Clock clock, ProcessRunner runner = {});
   std::string_view name() const override { return "profile"; }
   boost::asio::awaitable<Result<AwsCredentials>> resolve() override;
 
@@ -117,6 +130,7 @@ class ProfileProvider final : public CredentialsProvider {
   EnvLookup env_;
   HttpFetcher& http_;
   Clock clock_;
+  ProcessRunner runner_;
 };
 
 class EcsProvider final : public CredentialsProvider {
@@ -171,6 +185,6 @@ class ChainProvider final : public CredentialsProvider {
 
 // The SDK default chain (the order above), over the given environment.
 std::unique_ptr<ChainProvider> make_default_chain(const EnvLookup& env, HttpFetcher& fetcher,
-                                                  Clock clock);
+                                                  Clock clock, ProcessRunner runner = {});
 
 }  // namespace arca::auth

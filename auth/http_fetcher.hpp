@@ -32,6 +32,9 @@ struct HttpRequest {
   std::string url;  // absolute http:// or https:// URL
   HeaderList headers;
   std::string body;
+  // A link-local metadata endpoint (IMDS, the ECS agent): as in the AWS SDKs, about a second
+  // to answer and never through HTTP(S)_PROXY.
+  bool metadata = false;
 };
 
 struct HttpResponse {

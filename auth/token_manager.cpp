@@ -127,8 +127,16 @@ boost::asio::awaitable<Result<std::string>> TokenManager::token() {
           state_.last_error = fetched.error().message;
           last_failure_ = fetched.error();
           const auto exp = std::min<uint64_t>(state_.consecutive_failures - 1, 20);
-          const auto raw = std::min<std::chrono::seconds>(
-              options_.backoff_cap, options_.backoff_base * (int64_t{1} << exp));
+          // A retry must come well within a token's lifetime: the cap is also a quarter of the
+          // last token's lifetime (at least one second), which matters for short tokens.
+          auto cap = std::chrono::duration_cast<TimePoint::duration>(options_.backoff_cap);
+          if (state_.expires_at && state_.last_refresh) {
+            const auto quarter = (*state_.expires_at - *state_.last_refresh) / 4;
+            cap = std::max<TimePoint::duration>(std::chrono::seconds(1), std::min(cap, quarter));
+          }
+          const auto raw = std::min<TimePoint::duration>(
+              cap, std::chrono::duration_cast<TimePoint::duration>(options_.backoff_base *
+                                                                   (int64_t{1} << exp)));
           const double factor = 0.5 + 0.5 * std::clamp(jitter_(), 0.0, 1.0);
           state_.next_attempt = now + std::chrono::duration_cast<TimePoint::duration>(raw * factor);
           const bool valid = state_.has_token && !forced_ && now < *state_.expires_at;
@@ -145,6 +153,13 @@ boost::asio::awaitable<Result<std::string>> TokenManager::token() {
       }
       gate_.finish();
       co_return out;
+    }
+    {
+      // Another caller is refreshing: the current token serves until it expires.
+      std::lock_guard lock(mu_);
+      if (state_.has_token && !forced_ && clock_() < *state_.expires_at) {
+        co_return token_;
+      }
     }
     co_await gate_.wait();
     if (gate_.generation() != seen) {
@@ -208,9 +223,11 @@ boost::asio::awaitable<Result<TokenManager::Fetched>> TokenManager::fetch_token(
     std::string detail = error_detail(*response);
     Errc code =
         response->status == 401 || response->status == 403 ? Errc::forbidden : Errc::upstream_error;
+    // Naming the provider tells which credentials were refused (never the keys themselves).
     co_return make_error(code, what + ": GetAuthorizationToken returned HTTP " +
                                    std::to_string(response->status) +
-                                   (detail.empty() ? "" : " (" + detail + ")"));
+                                   (detail.empty() ? "" : " (" + detail + ")") +
+                                   " with credentials from " + creds->provider);
   }
   auto j = nlohmann::json::parse(response->body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {

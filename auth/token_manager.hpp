@@ -8,7 +8,8 @@
 // first (the one-hour mark is capped at half the lifetime, so short tokens are not refreshed
 // continuously). Until then token() returns the current token without any request. A failed
 // refresh is retried after a jittered exponential backoff while the current token keeps being
-// used until it expires. One refresh is in flight however many callers need it.
+// used until it expires. One refresh is in flight however many callers need it; while it runs,
+// other callers get the current token if it is still valid (only the refreshing caller waits).
 //
 // After the upstream answers 401/403 with a token, call invalidate(token) and retry the request
 // once with a fresh token(): the next token() forces one refresh.
@@ -42,7 +43,8 @@ struct TokenManagerOptions {
   // Requested token lifetime, seconds (0 = the lifetime of the caller's role session).
   // Default: 43200 (12 h, the CodeArtifact maximum).
   int64_t duration_seconds = 43200;
-  // Backoff after a failed refresh: base * 2^(failures-1), capped, times a jitter in [0.5, 1].
+  // Backoff after a failed refresh: base * 2^(failures-1), capped (by backoff_cap and by a
+  // quarter of the last token's lifetime, at least 1 s), times a jitter in [0.5, 1].
   std::chrono::seconds backoff_base{2};
   std::chrono::seconds backoff_cap{300};
 };

@@ -160,7 +160,7 @@ void parse_auth(ObjectReader& r, AuthConfig& a) {
     if (!v->is_boolean()) fail(r.source(), r.child("anonymous_write"), "expected true or false");
     a.anonymous_write = v->get<bool>();
   }
-  r.unsigned_int("max_token_duration_seconds", a.max_token_duration_seconds, 900, 43200);
+  r.unsigned_int("max_token_duration_seconds", a.max_token_duration_seconds, 1, 43200);
   r.duration("max_clock_skew_seconds", a.max_clock_skew, 86400);
 }
 
@@ -174,6 +174,39 @@ bool is_account_id(const std::string& s) {
 
 bool is_http_url(const std::string& url) {
   return url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
+}
+
+CodeArtifactSourceConfig parse_codeartifact_source(ObjectReader& r) {
+  CodeArtifactSourceConfig ca;
+  r.string("domain", ca.domain);
+  r.string("domain_owner", ca.domain_owner);
+  r.string("region", ca.region);
+  r.string("repository", ca.repository);
+  r.string("endpoint", ca.endpoint);
+  uint64_t duration = static_cast<uint64_t>(ca.duration_seconds);
+  r.unsigned_int("duration_seconds", duration, 0, 43200);
+  ca.duration_seconds = static_cast<int64_t>(duration);
+  if (!std::regex_match(ca.domain, domain_name_pattern())) {
+    fail(r.source(), r.child("domain"),
+         "'" + ca.domain + "' is not a valid domain name (2-50 of a-z 0-9 -, starting with a letter)");
+  }
+  if (!is_account_id(ca.domain_owner)) {
+    fail(r.source(), r.child("domain_owner"), "must be a 12-digit account id");
+  }
+  static const std::regex k_region("[a-z]{2}(-[a-z]+)+-[0-9]{1,2}");
+  if (!ca.region.empty() && !std::regex_match(ca.region, k_region)) {
+    fail(r.source(), r.child("region"), "'" + ca.region + "' is not an AWS region (e.g. us-east-1)");
+  }
+  if (!std::regex_match(ca.repository, repository_name_pattern())) {
+    fail(r.source(), r.child("repository"), "'" + ca.repository + "' is not a valid repository name");
+  }
+  if (!ca.endpoint.empty() && !is_http_url(ca.endpoint)) {
+    fail(r.source(), r.child("endpoint"), "must be an http:// or https:// URL");
+  }
+  if (ca.duration_seconds != 0 && ca.duration_seconds < 900) {
+    fail(r.source(), r.child("duration_seconds"), "must be 0 or between 900 and 43200");
+  }
+  return ca;
 }
 
 }  // namespace
@@ -252,6 +285,14 @@ Config parse_config(std::string_view text, std::string_view source_view) {
         er.string("url", ec.url);
         er.string("format", ec.format);
         er.duration("metadata_ttl_seconds", ec.metadata_ttl, 365ull * 86400);
+        if (const json* ca = er.find("codeartifact")) {
+          if (!ec.url.empty()) fail(source, path + ".url", "not allowed with codeartifact");
+          if (!ec.format.empty()) fail(source, path + ".format", "not allowed with codeartifact");
+          ObjectReader cr(*ca, path + ".codeartifact", source);
+          ec.codeartifact = parse_codeartifact_source(cr);
+          c.external_connections.emplace(ec.name, std::move(ec));
+          continue;
+        }
         if (ec.format.empty()) ec.format = infer_format(ec.name);
         if (ec.url.empty()) fail(source, path + ".url", "required");
         if (!is_http_url(ec.url)) fail(source, path + ".url", "must be an http:// or https:// URL");

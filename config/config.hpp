@@ -59,13 +59,39 @@ struct UpstreamClientConfig {
   std::string ca_file;
 };
 
+// A real CodeArtifact repository used as an upstream (issue 8): arca finds AWS credentials like
+// the AWS CLI, keeps an authorization token for (region, domain, domain_owner) fresh and asks
+// GetRepositoryEndpoint for the repository's URL in each format.
+struct CodeArtifactSourceConfig {
+  std::string domain;
+  // 12-digit account id that owns the domain.
+  std::string domain_owner;
+  // Default: AWS_REGION, AWS_DEFAULT_REGION, the AWS profile's region, else the top-level one.
+  std::string region;
+  std::string repository;
+  // Base URL of the CodeArtifact API (VPC endpoints, tests). Default (empty):
+  // https://codeartifact.REGION.amazonaws.com
+  std::string endpoint;
+  // Requested token lifetime (0, or 900-43200; 0 = the role session's). Default: 43200.
+  int64_t duration_seconds = 43200;
+};
+
 struct ExternalConnectionConfig {
   // e.g. "public:npmjs".
   std::string name;
   // Package format it serves: npm, pypi, maven, nuget. Inferred for the public:* names.
+  // Empty for a CodeArtifact connection, which serves every format it is asked in.
   std::string format;
   // The upstream registry's base URL (npm: registry root; PyPI: simple-index root; ...).
+  // Empty for a CodeArtifact connection (its URL comes from GetRepositoryEndpoint).
   std::string url;
+  std::optional<CodeArtifactSourceConfig> codeartifact;
+
+  // Whether requests in `fmt` may go to this connection.
+  bool serves(std::string_view fmt) const {
+    if (codeartifact) return fmt == "npm" || fmt == "pypi" || fmt == "maven" || fmt == "nuget";
+    return format == fmt;
+  }
   // Cached metadata is served without asking upstream for this long; 0 = always revalidate.
   // Default: 300 s.
   std::chrono::seconds metadata_ttl{300};
@@ -119,7 +145,9 @@ struct AuthConfig {
   // bound to a loopback address.
   std::optional<bool> anonymous_read;
   std::optional<bool> anonymous_write;
-  // Longest lifetime GetAuthorizationToken grants (the service's limit). Default: 43200 s.
+  // Longest lifetime GetAuthorizationToken grants; a longer requested duration is shortened to
+  // it. 1-43200; values under 900 are for tests (tokens that expire within seconds).
+  // Default: 43200 s.
   uint64_t max_token_duration_seconds = 43200;
   // Accepted difference between a request's X-Amz-Date and the clock. Default: 900 s.
   std::chrono::seconds max_clock_skew{900};

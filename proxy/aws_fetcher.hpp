@@ -11,6 +11,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <utility>
 
@@ -24,15 +25,21 @@ class AwsFetcher final : public auth::HttpFetcher {
   explicit AwsFetcher(UpstreamClient& client, uint64_t max_body = k_default_max_body_bytes)
       : client_(client), max_body_(max_body) {}
 
-  // TODO(arca): IMDS and the ECS endpoint are link-local; the SDKs give them a ~1 s timeout
-  // and never route them through HTTP(S)_PROXY. UpstreamClient applies the configured
-  // timeouts and proxies to every request.
+  // IMDS and the ECS endpoint are link-local: the SDKs give them about a second and never
+  // route them through HTTP(S)_PROXY.
+  static constexpr std::chrono::milliseconds k_metadata_timeout{1000};
+
   boost::asio::awaitable<Result<auth::HttpResponse>> fetch(auth::HttpRequest request) override {
     UpstreamRequest up;
     up.method = std::move(request.method);
     up.url = std::move(request.url);
     up.headers = std::move(request.headers);
     up.body = std::move(request.body);
+    up.authorize = false;  // signed or unauthenticated AWS calls, never a repository token
+    if (request.metadata) {
+      up.direct = true;
+      up.timeout = k_metadata_timeout;
+    }
     auto buffered = co_await client_.fetch(std::move(up), max_body_);
     if (!buffered) {
       co_return buffered.error();

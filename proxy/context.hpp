@@ -19,6 +19,7 @@
 namespace arca::proxy {
 
 class PackageGroupsHandler;
+class CodeArtifactUpstreams;
 
 struct Context {
   const config::Config& config;
@@ -37,6 +38,10 @@ struct Context {
   // Package groups (origin controls) for the data plane to enforce; owned by the CodeArtifact
   // handler, which sets this when it is constructed (before listening). Null: no restrictions.
   PackageGroupsHandler* groups = nullptr;
+  // External connections to real CodeArtifact repositories: their endpoints and tokens
+  // (proxy/codeartifact_upstreams.hpp). Null in tests that have none: base_url() below then
+  // answers from the config alone.
+  CodeArtifactUpstreams* codeartifact = nullptr;
 };
 
 }  // namespace arca::proxy

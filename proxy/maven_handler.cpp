@@ -4,6 +4,7 @@
 #include "protocols/maven/maven.hpp"
 #include "proxy/assets.hpp"
 #include "proxy/blocking.hpp"
+#include "proxy/codeartifact_upstreams.hpp"
 #include "proxy/flights.hpp"
 #include "proxy/package_groups_handler.hpp"
 
@@ -106,16 +107,11 @@ struct MavenHandler::Impl {
   const config::ExternalConnectionConfig* open_connection(const config::RepositoryConfig& r,
                                                           const OriginPolicy& policy) const {
     auto* ec = ctx.topology.external_connection(r);
-    if (!ec || ec->format != k_format) return nullptr;
+    if (!ec || !ec->serves(k_format)) return nullptr;
     if (!policy.allows(pg::RestrictionType::external_upstream, r.name)) return nullptr;
     return ec;
   }
 
-  static std::string upstream_root(const config::ExternalConnectionConfig& ec) {
-    std::string url = ec.url;
-    if (url.empty() || url.back() != '/') url += '/';
-    return url;
-  }
 
   static std::string metadata_path(const maven::Path& p) {
     std::string s = p.group_path + "/" + p.artifact_id + "/";
@@ -149,15 +145,21 @@ struct MavenHandler::Impl {
       ++ctx.metrics.metadata_hits;
       co_return UpstreamDoc{!entry->body.empty(), entry->body};
     }
+    auto base = co_await upstream_base_url(ctx.codeartifact, *ec, std::string(k_format));
     UpstreamRequest req;
-    req.url = upstream_root(*ec) + path;
+    req.url = (base ? *base : std::string()) + path;
     if (entry && !entry->body.empty()) {
       if (!entry->etag.empty()) req.headers.emplace_back("If-None-Match", entry->etag);
       if (!entry->last_modified.empty())
         req.headers.emplace_back("If-Modified-Since", entry->last_modified);
     }
-    ++ctx.metrics.upstream_requests;
-    auto response = co_await ctx.client.fetch(std::move(req), maven::k_max_metadata_bytes);
+    Result<BufferedResponse> response = make_error(Errc::internal, "");
+    if (base) {
+      ++ctx.metrics.upstream_requests;
+      response = co_await ctx.client.fetch(std::move(req), maven::k_max_metadata_bytes);
+    } else {
+      response = base.error();
+    }
     auto serve_stale = [&](const Error& why) -> Result<UpstreamDoc> {
       ++ctx.metrics.upstream_errors;
       if (entry) {
@@ -378,7 +380,7 @@ struct MavenHandler::Impl {
     std::string blocked;  // the origin control that kept a connection out, if one did
     for (auto* r : order) {
       auto* c = ctx.topology.external_connection(*r);
-      if (!c || c->format != k_format) continue;
+      if (!c || !c->serves(k_format)) continue;
       // SNAPSHOT versions are never taken from public external connections.
       if (is_public(*c) && maven::is_snapshot(p.version)) continue;
       if (!open_connection(*r, policy)) {
@@ -404,7 +406,13 @@ struct MavenHandler::Impl {
       co_return;
     }
     ++ctx.metrics.asset_misses;
-    const std::string url = upstream_root(*ec) + path;
+    auto base = co_await upstream_base_url(ctx.codeartifact, *ec, std::string(k_format));
+    if (!base) {
+      co_await error(ex, status_for(base.error()),
+                     "upstream unavailable for " + path + ": " + base.error().message);
+      co_return;
+    }
+    const std::string url = *base + path;
     FillSpec spec;
     spec.request.url = url;
     // Verify against the upstream's .sha1 (or .sha256) when it offers one.

@@ -4,6 +4,7 @@
 #include "common/log.hpp"
 #include "protocols/npm/npm.hpp"
 #include "proxy/blocking.hpp"
+#include "proxy/codeartifact_upstreams.hpp"
 #include "proxy/http_util.hpp"
 #include "proxy/flights.hpp"
 #include "proxy/lru.hpp"
@@ -146,15 +147,21 @@ struct NpmHandler::Impl {
         co_return d;
       }
     }
+    auto base = co_await upstream_base_url(ctx.codeartifact, *ec, "npm");
     UpstreamRequest req;
-    req.url = ec->url + upstream_path(name);
+    req.url = (base ? *base : std::string()) + upstream_path(name);
     req.headers = {{"Accept", "application/json"}, {"Accept-Encoding", "gzip"}};
     if (entry && !entry->body.empty()) {
       if (!entry->etag.empty()) req.headers.emplace_back("If-None-Match", entry->etag);
       if (!entry->last_modified.empty()) req.headers.emplace_back("If-Modified-Since", entry->last_modified);
     }
-    ++ctx.metrics.upstream_requests;
-    auto response = co_await ctx.client.fetch(req, ctx.config.upstream.max_metadata_bytes);
+    Result<BufferedResponse> response = make_error(Errc::internal, "");
+    if (base) {
+      ++ctx.metrics.upstream_requests;
+      response = co_await ctx.client.fetch(req, ctx.config.upstream.max_metadata_bytes);
+    } else {
+      response = base.error();
+    }
     auto serve_stale = [&](const Error& why) -> Result<UpstreamDoc> {
       ++ctx.metrics.upstream_errors;
       if (entry) {
@@ -331,7 +338,7 @@ struct NpmHandler::Impl {
     std::optional<Error> upstream_failure;
     for (auto* r : order) {
       auto* ec = ctx.topology.external_connection(*r);
-      if (!ec || ec->format != "npm") continue;
+      if (!ec || !ec->serves("npm")) continue;
       if (!restrictions.allows(pg::RestrictionType::external_upstream, r->name)) continue;
       if (r->name != repo.name && !restrictions.allows(pg::RestrictionType::internal_upstream, repo.name)) {
         continue;
@@ -592,7 +599,12 @@ struct NpmHandler::Impl {
     }
     std::string url = dist->tarball;
     if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
-      url = ec->url + (url.size() && url[0] == '/' ? url.substr(1) : url);
+      auto base = co_await upstream_base_url(ctx.codeartifact, *ec, "npm");
+      if (!base) {
+        co_await error(ex, status_for(base.error()), base.error().message);
+        co_return;
+      }
+      url = *base + (url.size() && url[0] == '/' ? url.substr(1) : url);
     }
     FillSpec spec;
     spec.key = domain.name + '\x1f' + owner->name + "\x1fnpm\x1f" + name.full() + '\x1f' + file;
@@ -794,10 +806,15 @@ struct NpmHandler::Impl {
                               const config::RepositoryConfig& repo, std::string path) {
     for (auto* r : ctx.topology.resolution_order(domain.name, repo.name)) {
       auto* ec = ctx.topology.external_connection(*r);
-      if (!ec || ec->format != "npm") continue;
+      if (!ec || !ec->serves("npm")) continue;
+      auto base = co_await upstream_base_url(ctx.codeartifact, *ec, "npm");
+      if (!base) {
+        co_await error(ex, status_for(base.error()), "audit upstream failed: " + base.error().message);
+        co_return;
+      }
       UpstreamRequest req;
       req.method = "POST";
-      req.url = ec->url + path;
+      req.url = *base + path;
       req.body = ex.request().body;
       for (auto name : {"content-type", "content-encoding", "accept"}) {
         if (auto v = ex.request().header(name); !v.empty()) req.headers.emplace_back(name, std::string(v));

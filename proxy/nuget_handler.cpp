@@ -6,6 +6,7 @@
 #include "protocols/nuget/v2feed.hpp"
 #include "protocols/pypi/pypi.hpp"
 #include "proxy/blocking.hpp"
+#include "proxy/codeartifact_upstreams.hpp"
 #include "proxy/flights.hpp"
 #include "proxy/http_util.hpp"
 #include "proxy/lru.hpp"
@@ -300,12 +301,20 @@ struct NugetHandler::Impl {
 
   asio::awaitable<Result<UpstreamPackage>> fetch_package(const config::ExternalConnectionConfig* ec,
                                                          std::string lid) {
-    auto index = co_await upstream_body(ec, ec->url);
+    // A plain connection's url is the feed's service index; a CodeArtifact repository's NuGet
+    // endpoint has it under v3/.
+    std::string index_url = ec->url;
+    if (ec->codeartifact) {
+      auto base = co_await upstream_base_url(ctx.codeartifact, *ec, "nuget");
+      if (!base) co_return base.error();
+      index_url = *base + "v3/index.json";
+    }
+    auto index = co_await upstream_body(ec, index_url);
     if (!index) co_return index.error();
     if (!index->body) {
       co_return make_error(Errc::upstream_error, ec->name + ": the upstream has no service index");
     }
-    auto resources = nuget::parse_service_index(*index->body, ec->url);
+    auto resources = nuget::parse_service_index(*index->body, index_url);
     if (!resources) co_return resources.error();
     UpstreamPackage out;
     out.package_base_address = resources->package_base_address;
@@ -437,7 +446,7 @@ struct NugetHandler::Impl {
     }
     for (auto* r : order) {
       auto* ec = ctx.topology.external_connection(*r);
-      if (!ec || ec->format != "nuget") continue;
+      if (!ec || !ec->serves("nuget")) continue;
       if (!restrictions.allows(pg::RestrictionType::external_upstream, r->name)) continue;
       if (r->name != repo.name &&
           !restrictions.allows(pg::RestrictionType::internal_upstream, repo.name)) {

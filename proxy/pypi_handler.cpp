@@ -4,6 +4,7 @@
 #include "common/log.hpp"
 #include "protocols/pypi/pypi.hpp"
 #include "proxy/blocking.hpp"
+#include "proxy/codeartifact_upstreams.hpp"
 #include "proxy/http_util.hpp"
 #include "proxy/flights.hpp"
 #include "proxy/lru.hpp"
@@ -115,12 +116,6 @@ struct PypiHandler::Impl {
     co_await ex.respond(301, std::move(headers), std::move(body));
   }
 
-  static std::string upstream_root(const config::ExternalConnectionConfig& ec) {
-    std::string url = ec.url;
-    if (url.empty() || url.back() != '/') url += '/';
-    return url;
-  }
-
   // --- Upstream project pages (cached, revalidated, single flight) ---
 
   asio::awaitable<Result<UpstreamPage>> upstream_page(const config::ExternalConnectionConfig* ec,
@@ -170,8 +165,9 @@ struct PypiHandler::Impl {
         co_return d;
       }
     }
+    auto base = co_await upstream_base_url(ctx.codeartifact, *ec, std::string(k_format));
     UpstreamRequest req;
-    req.url = upstream_root(*ec) + project + "/";
+    req.url = (base ? *base : std::string()) + project + "/";
     req.headers.emplace_back("Accept", std::string(k_upstream_accept));
     req.headers.emplace_back("Accept-Encoding", "gzip");
     if (entry && !entry->body.empty()) {
@@ -180,9 +176,13 @@ struct PypiHandler::Impl {
         req.headers.emplace_back("If-Modified-Since", entry->last_modified);
     }
     const std::string request_url = req.url;
-    ++ctx.metrics.upstream_requests;
-    auto response =
-        co_await ctx.client.fetch(std::move(req), ctx.config.upstream.max_metadata_bytes);
+    Result<BufferedResponse> response = make_error(Errc::internal, "");
+    if (base) {
+      ++ctx.metrics.upstream_requests;
+      response = co_await ctx.client.fetch(std::move(req), ctx.config.upstream.max_metadata_bytes);
+    } else {
+      response = base.error();
+    }
     auto serve_stale = [&](const Error& why) -> Result<UpstreamPage> {
       ++ctx.metrics.upstream_errors;
       if (entry) {
@@ -349,7 +349,7 @@ struct PypiHandler::Impl {
       connection_open[i] =
           reachable[i] && policy.allows(pg::RestrictionType::external_upstream, r->name);
       auto* ec = ctx.topology.external_connection(*r);
-      const bool has_connection = ec && ec->format == k_format;
+      const bool has_connection = ec && ec->serves(k_format);
       std::string why;
       if (!reachable[i])
         why = "from " + r->name + " into " + repo.name + ", blocked by " +
@@ -384,7 +384,7 @@ struct PypiHandler::Impl {
     for (size_t i = 0; i < order.size(); ++i) {
       auto* r = order[i];
       auto* ec = ctx.topology.external_connection(*r);
-      if (!ec || ec->format != k_format || !connection_open[i]) continue;
+      if (!ec || !ec->serves(k_format) || !connection_open[i]) continue;
       auto page = co_await upstream_page(ec, project);
       if (!page) {
         upstream_failure = page.error();

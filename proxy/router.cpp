@@ -2,6 +2,7 @@
 
 #include "common/digest.hpp"
 #include "proxy/codeartifact_handler.hpp"
+#include "proxy/codeartifact_upstreams.hpp"
 #include "proxy/maven_handler.hpp"
 #include "proxy/npm_handler.hpp"
 #include "proxy/nuget_handler.hpp"
@@ -196,11 +197,18 @@ asio::awaitable<void> Router::handle(Exchange& ex) {
   if (path == "/healthz") {
     co_await ex.respond(200, text_type, "ok\n");
   } else if (path == "/readyz") {
-    if (impl.ready) co_await ex.respond(200, text_type, "ready\n");
-    else co_await ex.respond(503, text_type, "starting\n");
+    // CodeArtifact upstreams are listed with their token state. One without a valid token is
+    // "degraded" but keeps arca ready: cached content is still served.
+    const bool ready = impl.ready;
+    std::string body = ready ? "ready\n" : "starting\n";
+    if (impl.ctx.codeartifact) body += impl.ctx.codeartifact->readiness_text();
+    const unsigned status = ready ? 200 : 503;
+    co_await ex.respond(status, text_type, std::move(body));
   } else if (path == "/metrics") {
     Headers headers{{"Content-Type", "text/plain; version=0.0.4"}};
-    co_await ex.respond(200, std::move(headers), impl.ctx.metrics.render());
+    std::string body = impl.ctx.metrics.render();
+    if (impl.ctx.codeartifact) body += impl.ctx.codeartifact->metrics_text();
+    co_await ex.respond(200, std::move(headers), std::move(body));
   } else if (path == "/v1" || path.rfind("/v1/", 0) == 0) {
     co_await impl.codeartifact.handle(ex);
   } else if (auto dp = split_data_path(path)) {

@@ -494,9 +494,11 @@ struct ClientState {
   }
 
   net::awaitable<Result<ConnectionPtr>> connect(const Target& t, const ProxyEndpoint* proxy,
-                                                std::string pool_key);
+                                                std::string pool_key,
+                                                std::chrono::milliseconds timeout);
   net::awaitable<Result<void>> establish(Connection& c, const Target& t,
-                                         const ProxyEndpoint* proxy);
+                                         const ProxyEndpoint* proxy,
+                                         std::chrono::milliseconds timeout);
 };
 
 using ImplPtr = std::shared_ptr<ClientState>;
@@ -522,8 +524,8 @@ struct ExchangeOutcome {
 };
 
 net::awaitable<Result<void>> ClientState::establish(Connection& c, const Target& t,
-                                                    const ProxyEndpoint* proxy) {
-  const auto timeout = config.connect_timeout;
+                                                    const ProxyEndpoint* proxy,
+                                                    std::chrono::milliseconds timeout) {
   const auto deadline = SteadyClock::now() + timeout;
   const std::string& dial_host = proxy ? proxy->host : t.host;
   const std::uint16_t dial_port = proxy ? proxy->port : t.port;
@@ -604,10 +606,11 @@ net::awaitable<Result<void>> ClientState::establish(Connection& c, const Target&
 
 net::awaitable<Result<ConnectionPtr>> ClientState::connect(const Target& t,
                                                            const ProxyEndpoint* proxy,
-                                                           std::string pool_key) {
+                                                           std::string pool_key,
+                                                           std::chrono::milliseconds timeout) {
   auto c = std::make_unique<Connection>(io, net::make_strand(io));
   c->pool_key = std::move(pool_key);
-  auto r = co_await net::co_spawn(c->strand, establish(*c, t, proxy), net::use_awaitable);
+  auto r = co_await net::co_spawn(c->strand, establish(*c, t, proxy, timeout), net::use_awaitable);
   if (!r) {
     ARCA_LOG_DEBUG("upstream connect failed: {}", r.error().message);
     co_return r.error();
@@ -651,9 +654,9 @@ net::awaitable<ExchangeOutcome> exchange(Connection& c, const http::request<http
 class Response final : public UpstreamResponse {
  public:
   Response(ImplPtr client, ConnectionPtr conn, std::unique_ptr<Parser> parser, ResponseHead head,
-           std::string authority)
+           std::string authority, std::chrono::milliseconds read_timeout)
       : client_(std::move(client)), conn_(std::move(conn)), parser_(std::move(parser)),
-        head_(std::move(head)), authority_(std::move(authority)) {
+        head_(std::move(head)), authority_(std::move(authority)), read_timeout_(read_timeout) {
     if (parser_->is_done()) finish();
   }
 
@@ -687,7 +690,7 @@ class Response final : public UpstreamResponse {
       auto& body = parser_->get().body();
       body.data = buf.data();
       body.size = buf.size();
-      c.lowest().expires_after(client_->config.read_timeout);
+      c.lowest().expires_after(read_timeout_);
       auto [ec, consumed] = co_await c.with_stream(
           [&](auto& s) { return http::async_read_some(s, c.buffer, *parser_, use_tuple); });
       const std::size_t got = buf.size() - body.size;
@@ -712,7 +715,7 @@ class Response final : public UpstreamResponse {
                               std::to_string(delivered_) + " bytes";
     if (ec == beast::error::timeout) {
       return make_error(Errc::upstream_timeout,
-                        "no data within " + ms_text(client_->config.read_timeout) + where);
+                        "no data within " + ms_text(read_timeout_) + where);
     }
     if (ec == http::error::body_limit) {
       return make_error(Errc::too_large, "body over the limit" + where);
@@ -748,6 +751,7 @@ class Response final : public UpstreamResponse {
   std::unique_ptr<Parser> parser_;
   ResponseHead head_;
   std::string authority_;  // host:port of the origin, for messages
+  std::chrono::milliseconds read_timeout_;
   std::optional<Error> error_;
   bool complete_ = false;
   std::uint64_t delivered_ = 0;
@@ -784,8 +788,8 @@ Error header_error(const error_code& ec, const Target& t, std::chrono::milliseco
 // One request to one URL (no redirects), with a retry when a pooled connection turns out dead.
 net::awaitable<Result<std::unique_ptr<UpstreamResponse>>> send_once(
     ImplPtr impl, const Target& t, const std::string& method, const Headers& headers,
-    const std::string& body, std::uint64_t max_body) {
-  const ProxyEndpoint* proxy = impl->proxies.for_target(t);
+    const std::string& body, std::uint64_t max_body, const UpstreamRequest& options) {
+  const ProxyEndpoint* proxy = options.direct ? nullptr : impl->proxies.for_target(t);
   if (proxy && !proxy->supported) {
     co_return make_error(Errc::upstream_unreachable,
                          "proxy " + proxy->display + " for " + t.authority +
@@ -826,11 +830,12 @@ net::awaitable<Result<std::unique_ptr<UpstreamResponse>>> send_once(
   req.body() = body;
   req.prepare_payload();
 
-  const auto read_timeout = impl->config.read_timeout;
+  const auto read_timeout = options.timeout ? *options.timeout : impl->config.read_timeout;
+  const auto connect_timeout = options.timeout ? *options.timeout : impl->config.connect_timeout;
   for (int attempt = 0;; ++attempt) {
     ConnectionPtr conn = attempt == 0 ? impl->take(pool_key) : nullptr;
     if (!conn) {
-      auto c = co_await impl->connect(t, proxy, pool_key);
+      auto c = co_await impl->connect(t, proxy, pool_key, connect_timeout);
       if (!c) co_return c.error();
       conn = std::move(*c);
     }
@@ -864,7 +869,7 @@ net::awaitable<Result<std::unique_ptr<UpstreamResponse>>> send_once(
     ARCA_LOG_DEBUG("upstream {} {} -> {}{}", method, log::redact_url(t.url), head.status,
                    c.reused ? " (reused connection)" : "");
     co_return std::unique_ptr<UpstreamResponse>(std::make_unique<Response>(
-        impl, std::move(conn), std::move(parser), std::move(head), t.authority));
+        impl, std::move(conn), std::move(parser), std::move(head), t.authority, read_timeout));
   }
 }
 
@@ -915,7 +920,7 @@ net::awaitable<Result<std::unique_ptr<UpstreamResponse>>> send_with_redirects(
 
   for (unsigned redirects = 0;; ++redirects) {
     auto response = co_await send_once(impl, t, request.method, request.headers, request.body,
-                                       max_body);
+                                       max_body, request);
     if (!response) co_return response;
     const ResponseHead& head = (*response)->head();
     if (!follow || !is_redirect(head.status)) co_return response;
@@ -978,6 +983,38 @@ net::awaitable<Result<std::unique_ptr<UpstreamResponse>>> UpstreamClient::send(
   ImplPtr impl = impl_;
   const std::string redacted = log::redact_url(request.url);
   try {
+    UpstreamAuthorizer* authorizer = request.authorize ? authorizer_ : nullptr;
+    if (authorizer) {
+      for (const auto& h : request.headers) {
+        if (iequals(h.first, "authorization")) authorizer = nullptr;
+      }
+    }
+    if (!authorizer) {
+      co_return co_await send_with_redirects(std::move(impl), std::move(request), max_body);
+    }
+    auto authorization = co_await authorizer->authorization(request.url);
+    if (!authorization) co_return authorization.error();
+    if (!*authorization) {
+      co_return co_await send_with_redirects(std::move(impl), std::move(request), max_body);
+    }
+    UpstreamRequest first = request;  // kept for the one retry
+    first.headers.emplace_back("Authorization", **authorization);
+    auto response = co_await send_with_redirects(impl, std::move(first), max_body);
+    if (!response) co_return response;
+    const unsigned status = (*response)->head().status;
+    if (status != 401 && status != 403) co_return response;
+    // The credentials were refused (expired early, revoked): one forced refresh, one retry.
+    co_await drain(**response);
+    response->reset();
+    authorizer->rejected(request.url, **authorization);
+    auto again = co_await authorizer->authorization(request.url);
+    if (!again) co_return again.error();
+    if (!*again) {
+      co_return make_error(Errc::upstream_error, "no credentials for " + redacted);
+    }
+    ARCA_LOG_INFO("upstream {} answered {}: retrying once with refreshed credentials", redacted,
+                  status);
+    request.headers.emplace_back("Authorization", **again);
     co_return co_await send_with_redirects(std::move(impl), std::move(request), max_body);
   } catch (const std::exception& e) {
     co_return make_error(Errc::internal, "request to " + redacted + " failed: " + e.what());

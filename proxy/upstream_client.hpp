@@ -15,6 +15,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -37,6 +38,14 @@ struct UpstreamRequest {
   // defaults; Content-Length and Transfer-Encoding are ignored (computed from `body`).
   Headers headers;
   std::string body;
+  // false: the client's authorizer is not asked (the authorizer's own requests: STS, IMDS,
+  // CodeArtifact's /v1/ API, which are signed instead).
+  bool authorize = true;
+  // true: never through HTTP(S)_PROXY (link-local metadata endpoints, as the AWS SDKs do).
+  bool direct = false;
+  // Replaces the configured connect and read timeouts for this request (metadata endpoints
+  // answer within a second or not at all).
+  std::optional<std::chrono::milliseconds> timeout;
 };
 
 struct ResponseHead {
@@ -65,6 +74,20 @@ class UpstreamResponse {
   [[nodiscard]] virtual boost::asio::awaitable<Result<size_t>> read(std::span<char> buf) = 0;
 };
 
+// Adds credentials to upstream requests that need them, in one place for every handler and
+// fill (proxy/codeartifact_upstreams.hpp: tokens for CodeArtifact repository endpoints).
+// Thread-safety: called concurrently from any executor of the client's io_context.
+class UpstreamAuthorizer {
+ public:
+  virtual ~UpstreamAuthorizer() = default;
+  // The Authorization header value for a request to `url`; nullopt when the URL needs none.
+  // An error when it needs credentials that cannot be had (the request is not sent).
+  [[nodiscard]] virtual boost::asio::awaitable<Result<std::optional<std::string>>> authorization(
+      std::string url) = 0;
+  // The upstream answered 401/403 to a request to `url` sent with `authorization`.
+  virtual void rejected(const std::string& url, const std::string& authorization) = 0;
+};
+
 struct BufferedResponse {
   ResponseHead head;
   std::string body;
@@ -84,6 +107,12 @@ class UpstreamClient {
   ~UpstreamClient();
   UpstreamClient(const UpstreamClient&) = delete;
   UpstreamClient& operator=(const UpstreamClient&) = delete;
+
+  // Requests with `authorize` and no Authorization header of their own get the authorizer's
+  // credentials; a 401/403 to them is reported to it and the request is sent once more with
+  // fresh ones. Prereq: set before any request is sent; the authorizer outlives the client's
+  // requests. nullptr (the default): no authorizer.
+  void set_authorizer(UpstreamAuthorizer* authorizer) { authorizer_ = authorizer; }
 
   // Sends the request and returns once the response headers have arrived (redirects followed
   // for GET and HEAD, up to max_redirects). The body may be up to max_body bytes.
@@ -106,6 +135,7 @@ class UpstreamClient {
  private:
   struct Impl;
   std::shared_ptr<Impl> impl_;
+  UpstreamAuthorizer* authorizer_ = nullptr;
 };
 
 }  // namespace arca::proxy

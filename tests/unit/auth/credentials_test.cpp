@@ -273,6 +273,83 @@ TEST_SUITE("auth::credentials") {
     }
   }
 
+  TEST_CASE("profile: role_arn with credential_source or web_identity_token_file") {
+    auto dir = arca::test::temp_dir("aws-role-sources");
+    const std::string jwt = "eyJhbGciOiJSUzI1NiJ9.profile-jwt-payload.sig";
+    write(dir / "jwt", jwt + "\n");
+    write(dir / "config",
+          "[profile from-env]\nrole_arn = arn:aws:iam::111122223333:role/envrole\n"
+          "credential_source = Environment\nregion = eu-west-1\n"
+          "[profile from-web]\nrole_arn = arn:aws:iam::111122223333:role/webrole\n"
+          "web_identity_token_file = " + (dir / "jwt").string() + "\nrole_session_name = ci\n"
+          "[profile bad-source]\nrole_arn = arn:aws:iam::111122223333:role/x\n"
+          "credential_source = Somewhere\n"
+          "[profile no-source]\nrole_arn = arn:aws:iam::111122223333:role/x\n");
+    FakeEnv env;
+    env.vars["AWS_CONFIG_FILE"] = (dir / "config").string();
+    env.vars["AWS_SHARED_CREDENTIALS_FILE"] = (dir / "none").string();
+    env.vars["AWS_ENDPOINT_URL_STS"] = "http://127.0.0.1:9/";
+    FakeClock clock;
+    FakeFetcher sts;
+    sts.handler = [&](const HttpRequest& r) -> Result<HttpResponse> {
+      if (r.body.find("Action=AssumeRoleWithWebIdentity") != std::string::npos) {
+        if (r.body.find("WebIdentityToken=" + uri_encode(jwt, false)) == std::string::npos ||
+            r.body.find("role%2Fwebrole") == std::string::npos ||
+            r.body.find("RoleSessionName=ci") == std::string::npos ||
+            find_header(r.headers, "Authorization")) {
+          return respond(400, sts_error("InvalidIdentityToken", "bad token"));
+        }
+        return respond(200, sts_xml("AssumeRoleWithWebIdentity", "ASIAPROFWEB", "2027-01-15T09:00:00Z"));
+      }
+      HeaderList headers = r.headers;
+      std::string path = arca::test::url_path(r.url);
+      std::string query = arca::test::url_query(r.url);
+      IncomingRequest in{r.method, path, query, &headers, r.body};
+      VerifyOptions opts;
+      opts.service = "sts";
+      opts.region = "eu-west-1";
+      auto v = verify(
+          in,
+          [](std::string_view id) -> std::optional<std::string> {
+            if (id == "AKIDENVSRC") return std::string(k_source_secret);
+            return std::nullopt;
+          },
+          opts, clock.now);
+      if (!v || r.body.find("role%2Fenvrole") == std::string::npos) {
+        return respond(403, sts_error("AccessDenied", "no"));
+      }
+      return respond(200, sts_xml("AssumeRole", "ASIAFROMENV", "2027-01-15T09:00:00Z"));
+    };
+    ProfileProvider p(env.lookup(), sts, clock.clock());
+
+    env.vars["AWS_PROFILE"] = "from-env";
+    auto missing = run_sync(p.resolve());  // no keys in the environment yet
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error().message.find("credential_source Environment of profile from-env") !=
+          std::string::npos);
+    env.vars["AWS_ACCESS_KEY_ID"] = "AKIDENVSRC";
+    env.vars["AWS_SECRET_ACCESS_KEY"] = k_source_secret;
+    auto from_env = run_sync(p.resolve());
+    REQUIRE_MESSAGE(from_env, from_env.error().message);
+    CHECK(from_env->keys.access_key_id == "ASIAFROMENV");
+
+    env.vars["AWS_PROFILE"] = "from-web";
+    auto from_web = run_sync(p.resolve());
+    REQUIRE_MESSAGE(from_web, from_web.error().message);
+    CHECK(from_web->keys.access_key_id == "ASIAPROFWEB");
+
+    env.vars["AWS_PROFILE"] = "bad-source";
+    auto bad = run_sync(p.resolve());
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().message.find("credential_source must be") != std::string::npos);
+
+    env.vars["AWS_PROFILE"] = "no-source";
+    auto none = run_sync(p.resolve());
+    REQUIRE_FALSE(none);
+    CHECK(none.error().message.find("no source_profile, credential_source or web_identity_token_file") !=
+          std::string::npos);
+  }
+
   TEST_CASE("profile: credential_process") {
     auto dir = arca::test::temp_dir("aws-process");
     write(dir / "ok.sh",
@@ -315,6 +392,22 @@ TEST_SUITE("auth::credentials") {
     REQUIRE_FALSE(v2);
     CHECK(v2.error().message.find("Version") != std::string::npos);
     CHECK(v2.error().message.find(k_secret) == std::string::npos);
+
+    SUBCASE("the command goes through the given runner (the server's blocking pool)") {
+      std::vector<std::string> commands;
+      ProcessRunner runner = [&commands](std::string command)
+          -> boost::asio::awaitable<Result<ProcessOutput>> {
+        commands.push_back(command);
+        co_return run_process_blocking(command);
+      };
+      ProfileProvider pooled(env.lookup(), http, clock.clock(), runner);
+      env.vars["AWS_PROFILE"] = "ok";
+      auto r = run_sync(pooled.resolve());
+      REQUIRE_MESSAGE(r, r.error().message);
+      CHECK(r->keys.access_key_id == "AKIDPROC");
+      REQUIRE(commands.size() == 1);
+      CHECK(commands[0] == "sh " + (dir / "ok.sh").string());
+    }
   }
 
   TEST_CASE("IMDSv2: session token required") {

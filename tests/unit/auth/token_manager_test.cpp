@@ -8,6 +8,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -174,7 +175,13 @@ TEST_SUITE("auth::TokenManager") {
     ioc2.run();
     CHECK(f.http.requests.size() == 2);
     CHECK(got.size() == 10);
-    CHECK(got.front() == "tok-2");
+    // The refreshing caller gets the new token; the others did not wait for it: the current
+    // token is still valid, so they got that at once.
+    CHECK(std::count(got.begin(), got.end(), "tok-2") == 1);
+    CHECK(std::count(got.begin(), got.end(), "tok-1") == 9);
+    CHECK(got.back() == "tok-2");
+    CHECK(*run_sync(tm.token()) == "tok-2");
+    CHECK(f.http.requests.size() == 2);
   }
 
   TEST_CASE("single flight across threads") {
@@ -275,6 +282,27 @@ TEST_SUITE("auth::TokenManager") {
     }
   }
 
+  TEST_CASE("the backoff of a short-lived token is capped at a quarter of its lifetime") {
+    Fixture f;
+    f.lifetime = std::chrono::seconds(8);
+    f.serve();
+    TokenManager tm(f.options(), f.http, f.creds, f.clock.clock(), [] { return 1.0; });
+    CHECK(*run_sync(tm.token()) == "tok-1");
+    f.http.handler = [](const HttpRequest&) -> Result<HttpResponse> {
+      return make_error(Errc::upstream_unreachable, "connection refused");
+    };
+    f.clock.now += std::chrono::seconds(60);  // expired long ago
+    for (int i = 0; i < 6; ++i) {
+      REQUIRE_FALSE(run_sync(tm.token()));
+      REQUIRE(tm.state().next_attempt);
+      // 2 s, then capped at 8 s / 4 = 2 s instead of doubling to 64 s.
+      CHECK(*tm.state().next_attempt - f.clock.now == std::chrono::seconds(2));
+      f.clock.now = *tm.state().next_attempt;
+    }
+    f.serve();
+    CHECK(*run_sync(tm.token()) == "tok-2");  // recovers at the next attempt
+  }
+
   TEST_CASE("invalidate forces one refresh") {
     Fixture f;
     f.serve();
@@ -300,6 +328,31 @@ TEST_SUITE("auth::TokenManager") {
       CHECK(e.error().message.find("User is not authorized") != std::string::npos);
       CHECK(e.error().message.find("domain corp") != std::string::npos);
     }
+  }
+
+  TEST_CASE("clock skew: a service 20 minutes ahead refuses the signature, clearly") {
+    Fixture f;
+    f.http.handler = [&f](const HttpRequest& r) -> Result<HttpResponse> {
+      HeaderList headers = r.headers;
+      std::string path = arca::test::url_path(r.url);
+      std::string query = arca::test::url_query(r.url);
+      IncomingRequest in{r.method, path, query, &headers, r.body};
+      auto v = verify(
+          in, [](std::string_view) -> std::optional<std::string> { return std::string(k_secret); },
+          VerifyOptions{}, f.clock.now + std::chrono::minutes(20));
+      REQUIRE_FALSE(v);
+      HttpResponse out = respond(403, "{\"message\": \"" + v.failure.message + "\"}");
+      out.headers.emplace_back("x-amzn-ErrorType", v.failure.type + ":http://internal.amazon.com/");
+      return out;
+    };
+    TokenManager tm(f.options(), f.http, f.creds, f.clock.clock());
+    auto r = run_sync(tm.token());
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::forbidden);
+    CHECK(r.error().message.find("HTTP 403 (InvalidSignatureException: ") != std::string::npos);
+    CHECK(r.error().message.find("with credentials from static") != std::string::npos);
+    CHECK(r.error().message.find(k_secret) == std::string::npos);
+    CHECK(tm.state().last_error == r.error().message);
   }
 
   TEST_CASE("malformed token responses") {

@@ -137,9 +137,71 @@ TEST_SUITE("config::Config") {
               .find("auth.access_keys[0].account") != std::string::npos);
     CHECK(error_of(R"({"auth": {"access_keys": [{"secret_access_key": "s"}]}})")
               .find("auth.access_keys[0].access_key_id") != std::string::npos);
-    CHECK(error_of(R"({"auth": {"max_token_duration_seconds": 100}})").find("auth.max_token_duration_seconds") !=
+    // Lifetimes under 900 s are allowed for tests (issue 8); 0 and over 43200 are not.
+    CHECK(error_of(R"({"auth": {"max_token_duration_seconds": 0}})").find("auth.max_token_duration_seconds") !=
           std::string::npos);
+    CHECK(error_of(R"({"auth": {"max_token_duration_seconds": 43201}})").find("auth.max_token_duration_seconds") !=
+          std::string::npos);
+    CHECK(parse_config(R"({"auth": {"max_token_duration_seconds": 5}})", "t").auth.max_token_duration_seconds == 5);
     CHECK(error_of(R"({"auth": {"tokens": 1}})").find("auth.tokens: unknown key") != std::string::npos);
     CHECK(error_of(R"({"auth": {"anonymous_read": "yes"}})").find("auth.anonymous_read") != std::string::npos);
+  }
+
+  TEST_CASE("a CodeArtifact external connection: the issue's example, defaults, bad fields") {
+    Config c = parse_config(R"({ "external_connections": { "corp-shared": { "codeartifact": {
+          "domain": "corp", "domain_owner": "111122223333", "region": "us-east-1", "repository": "shared",
+          "endpoint": "https://codeartifact.us-east-1.amazonaws.com", "duration_seconds": 43200 },
+          "metadata_ttl_seconds": 300 } },
+      "domains": [ { "name": "local", "repositories": [ { "name": "main", "external_connection": "corp-shared" } ] } ] })",
+                            "t");
+    const auto& ec = c.external_connections.at("corp-shared");
+    REQUIRE(ec.codeartifact);
+    CHECK(ec.codeartifact->domain == "corp");
+    CHECK(ec.codeartifact->domain_owner == "111122223333");
+    CHECK(ec.codeartifact->region == "us-east-1");
+    CHECK(ec.codeartifact->repository == "shared");
+    CHECK(ec.codeartifact->endpoint == "https://codeartifact.us-east-1.amazonaws.com");
+    CHECK(ec.codeartifact->duration_seconds == 43200);
+    CHECK(ec.metadata_ttl == std::chrono::seconds(300));
+    CHECK(ec.url.empty());
+    // It serves every format CodeArtifact has an endpoint for.
+    CHECK(ec.serves("npm"));
+    CHECK(ec.serves("pypi"));
+    CHECK(ec.serves("maven"));
+    CHECK(ec.serves("nuget"));
+    CHECK_FALSE(ec.serves("cargo-x"));
+
+    Config d = parse_config(R"({ "external_connections": { "ca": { "codeartifact": {
+          "domain": "corp", "domain_owner": "111122223333", "repository": "shared" } } } })", "t");
+    CHECK(d.external_connections.at("ca").codeartifact->endpoint.empty());
+    CHECK(d.external_connections.at("ca").codeartifact->region.empty());
+    CHECK(d.external_connections.at("ca").codeartifact->duration_seconds == 43200);
+    CHECK_FALSE(parse_config(R"({"external_connections": {"x": {"url": "http://h/", "format": "npm"}}})", "t")
+                    .external_connections.at("x").serves("pypi"));
+
+    const std::string head = R"({ "external_connections": { "ca": { )";
+    auto bad = [&](const std::string& body) { return error_of(head + body + " } } }"); };
+    const std::string ok = R"("domain": "corp", "domain_owner": "111122223333", "repository": "shared")";
+    CHECK(bad(R"("codeartifact": {"domain": "C", "domain_owner": "111122223333", "repository": "shared"})")
+              .find("external_connections.ca.codeartifact.domain:") != std::string::npos);
+    CHECK(bad(R"("codeartifact": {"domain": "corp", "domain_owner": "1234", "repository": "shared"})")
+              .find("external_connections.ca.codeartifact.domain_owner: must be a 12-digit account id") !=
+          std::string::npos);
+    CHECK(bad(R"("codeartifact": {"domain": "corp", "domain_owner": "111122223333", "repository": "-x"})")
+              .find("external_connections.ca.codeartifact.repository:") != std::string::npos);
+    CHECK(bad(R"("codeartifact": {)" + ok + R"(, "region": "mars"})")
+              .find("external_connections.ca.codeartifact.region:") != std::string::npos);
+    CHECK(bad(R"("codeartifact": {)" + ok + R"(, "endpoint": "ftp://x"})")
+              .find("external_connections.ca.codeartifact.endpoint:") != std::string::npos);
+    CHECK(bad(R"("codeartifact": {)" + ok + R"(, "duration_seconds": 60})")
+              .find("external_connections.ca.codeartifact.duration_seconds:") != std::string::npos);
+    CHECK(bad(R"("codeartifact": {)" + ok + R"(, "duration_seconds": 50000})")
+              .find("external_connections.ca.codeartifact.duration_seconds:") != std::string::npos);
+    CHECK(bad(R"("codeartifact": {)" + ok + R"(, "domian": "x"})")
+              .find("external_connections.ca.codeartifact.domian: unknown key") != std::string::npos);
+    CHECK(bad(R"("url": "http://h/", "codeartifact": {)" + ok + "}")
+              .find("external_connections.ca.url: not allowed with codeartifact") != std::string::npos);
+    CHECK(bad(R"("format": "npm", "codeartifact": {)" + ok + "}")
+              .find("external_connections.ca.format: not allowed with codeartifact") != std::string::npos);
   }
 }

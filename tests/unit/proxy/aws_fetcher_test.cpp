@@ -137,4 +137,53 @@ TEST_SUITE("proxy::AwsFetcher") {
           "/v1/authorization-token?domain=corp&domain-owner=111122223333"
           "&duration=43200");
   }
+
+  TEST_CASE("metadata endpoints: never through HTTP_PROXY, about a second to answer") {
+    OriginServer hanging([](const http::request<http::string_body>& req) {
+      if (std::string(req.target()) == "/fast") return Reply{arca::test::ok("ok")};
+      return Reply{"", false, true};  // never answers
+    });
+    NoProxyEnv no_proxy;
+    // A proxy that refuses connections: anything routed through it fails at once.
+    ::setenv("HTTP_PROXY", "http://127.0.0.1:9", 1);
+    boost::asio::io_context ioc;
+    config::UpstreamClientConfig cfg;
+    cfg.connect_timeout = 20000ms;
+    cfg.read_timeout = 20000ms;
+    proxy::UpstreamClient client(ioc.get_executor(), cfg);
+    ::unsetenv("HTTP_PROXY");
+    proxy::AwsFetcher fetcher(client);
+    const std::string base = "http://127.0.0.1:" + std::to_string(hanging.port());
+
+    auto fetch = [&](std::string path, bool metadata) {
+      auth::HttpRequest req;
+      req.url = base + path;
+      req.metadata = metadata;
+      std::optional<Result<auth::HttpResponse>> got;
+      boost::asio::co_spawn(ioc, fetcher.fetch(std::move(req)),
+                            [&](std::exception_ptr e, Result<auth::HttpResponse> r) {
+                              REQUIRE_FALSE(e);
+                              got.emplace(std::move(r));
+                            });
+      ioc.restart();
+      ioc.run();
+      REQUIRE(got);
+      return std::move(*got);
+    };
+    auto via_proxy = fetch("/fast", false);
+    REQUIRE_FALSE(via_proxy.has_value());  // an ordinary request goes to the (dead) proxy
+    CHECK(via_proxy.error().code == Errc::upstream_unreachable);
+
+    auto direct = fetch("/fast", true);
+    REQUIRE_MESSAGE(direct.has_value(), direct.error().message);
+    CHECK(direct->status == 200);
+
+    const auto started = std::chrono::steady_clock::now();
+    auto slow = fetch("/slow", true);
+    const auto took = std::chrono::steady_clock::now() - started;
+    REQUIRE_FALSE(slow.has_value());
+    CHECK(slow.error().code == Errc::upstream_timeout);
+    CHECK(took >= 900ms);
+    CHECK(took < 5000ms);  // not the configured 20 s
+  }
 }
