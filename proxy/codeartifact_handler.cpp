@@ -438,9 +438,10 @@ struct CodeArtifactHandler::Impl {
       auto& conns = ctx.topology.current().external_connections;
       if (auto it = conns.find(r.external_connection); it != conns.end())
         format = it->second.format;
-      ecs.push_back({{"externalConnectionName", r.external_connection},
-                     {"packageFormat", format},
-                     {"status", "Available"}});
+      json ec = {{"externalConnectionName", r.external_connection}, {"status", "Available"}};
+      // A connection to a CodeArtifact repository serves every format: no single packageFormat.
+      if (!format.empty()) ec["packageFormat"] = format;
+      ecs.push_back(std::move(ec));
     }
     j["externalConnections"] = ecs;
     return j;
@@ -990,6 +991,9 @@ struct CodeArtifactHandler::Impl {
       return {};
     });
     if (!s) return Reply::fail(ca::internal_error(s.error().message));
+    // Its places on package groups' allowed-repository lists go with it.
+    if (auto f = groups.forget_repository(domain.name, r.name); !f)
+      return Reply::fail(ca::internal_error(f.error().message));
     ++ctx.generation;
     ARCA_LOG_INFO("control plane: deleted repository {}/{}", domain.name, r.name);
     return Reply::ok({{"repository", desc}});

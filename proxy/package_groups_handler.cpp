@@ -867,6 +867,28 @@ Result<void> PackageGroupsHandler::forget_domain(const std::string& domain) {
   return {};
 }
 
+Result<void> PackageGroupsHandler::forget_repository(const std::string& domain,
+                                                      const std::string& repository) {
+  auto& impl = *impl_;
+  std::lock_guard write(impl.write_mutex);
+  std::unique_lock lock(impl.mutex);
+  auto it = impl.domains.find(domain);
+  if (it == impl.domains.end()) return {};
+  std::vector<pg::Group> changed;
+  for (const pg::Group* g : it->second.all()) {
+    pg::Group copy = *g;
+    bool any = false;
+    for (auto& list : copy.allowed) any |= list.erase(repository) > 0;
+    if (any) changed.push_back(std::move(copy));
+  }
+  if (changed.empty()) return {};
+  cache::Batch batch;
+  for (auto& g : changed) batch.put(cache::Space::index, group_key(domain, g.pattern), encode_group(g));
+  ARCA_TRY_VOID(impl.ctx.store.commit(std::move(batch), true));
+  for (auto& g : changed) it->second.put(std::move(g));
+  return {};
+}
+
 void PackageGroupsHandler::forget_package(cache::Batch& batch, const PackageKey& key) {
   batch.del(cache::Space::index, origin_key(key));
 }

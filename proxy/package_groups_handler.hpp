@@ -126,6 +126,10 @@ class PackageGroupsHandler {
   // Removes a domain's package groups and package origin configurations (DeleteDomain).
   // Blocking.
   Result<void> forget_domain(const std::string& domain);
+  // Removes a deleted repository from every allowed-repository list of the domain's groups, so
+  // a repository created later under the same name does not inherit its permissions
+  // (DeleteRepository). Blocking.
+  Result<void> forget_repository(const std::string& domain, const std::string& repository);
   // Removes a package's origin configuration (DeletePackage), as part of `batch`.
   static void forget_package(cache::Batch& batch, const PackageKey& key);
 

@@ -305,6 +305,28 @@ test('DeletePackage forgets the package origin configuration; DeleteDomain its g
   assert.deepEqual(after.packageGroups.map((g) => g.pattern), ['/*']);
 });
 
+test('DeleteRepository takes the repository off groups\' allowed lists: a new one of that name starts without', { skip }, async () => {
+  const d = 'groups-repo-gone';
+  await client.send(new sdk.CreateDomainCommand({ domain: d }));
+  await client.send(new sdk.CreateRepositoryCommand({ domain: d, repository: 'trusted' }));
+  await client.send(new sdk.CreatePackageGroupCommand({ domain: d, packageGroup: '/npm/corp/*' }));
+  await client.send(new sdk.UpdatePackageGroupOriginConfigurationCommand({ domain: d, packageGroup: '/npm/corp/*',
+    restrictions: { PUBLISH: 'ALLOW_SPECIFIC_REPOSITORIES' },
+    addAllowedRepositories: [{ originRestrictionType: 'PUBLISH', repositoryName: 'trusted' }] }));
+  const allowed = async () => (await client.send(new sdk.ListAllowedRepositoriesForGroupCommand({ domain: d,
+    packageGroup: '/npm/corp/*', originRestrictionType: 'PUBLISH' }))).allowedRepositories;
+  assert.deepEqual(await allowed(), ['trusted']);
+  await client.send(new sdk.DeleteRepositoryCommand({ domain: d, repository: 'trusted' }));
+  await client.send(new sdk.CreateRepositoryCommand({ domain: d, repository: 'trusted' }));
+  assert.deepEqual(await allowed(), []);
+  const described = await client.send(new sdk.DescribePackageGroupCommand({ domain: d, packageGroup: '/npm/corp/*' }));
+  assert.equal(described.packageGroup.originConfiguration.restrictions.PUBLISH.repositoriesCount, 0);
+  // And it stays so after a restart (the change is persisted).
+  await arca.restart();
+  client = sdkClient(sdk, arca);
+  assert.deepEqual(await allowed(), []);
+});
+
 test('PublishPackageVersion obeys PUBLISH and package-level publish=BLOCK', { skip }, async () => {
   const content = Buffer.from('generic bytes');
   const sha = crypto.createHash('sha256').update(content).digest('hex');
