@@ -449,6 +449,7 @@ struct MavenHandler::Impl {
     std::string version = p.version;
     std::string filename = p.filename;
     cache::Store* store = &ctx.store;
+    spec.find_stored = [store, k, filename] { return stored_asset_blob(*store, k, filename); };
     spec.on_commit = [store, k, version, filename](cache::Batch& batch,
                                                    const cache::BlobRecord& record) {
       AssetRecord asset{version, to_hex(record.digests.sha256), record.size};

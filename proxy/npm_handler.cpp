@@ -612,15 +612,7 @@ struct NpmHandler::Impl {
     spec.sha512 = dist->sha512;
     spec.sha1 = dist->sha1;
     PackageKey k{domain.name, owner->name, "npm", name.scope, name.name};
-    spec.find_stored = [store = &ctx.store, k, file]() -> std::optional<cache::BlobRecord> {
-      auto asset = find_asset(*store, k, file);
-      if (!asset || !*asset) return std::nullopt;
-      auto sha = from_hex<32>((*asset)->sha256_hex);
-      if (!sha) return std::nullopt;
-      auto record = store->find_blob(*sha);
-      if (!record || !*record) return std::nullopt;
-      return **record;
-    };
+    spec.find_stored = [store = &ctx.store, k, file] { return stored_asset_blob(*store, k, file); };
     spec.on_commit = [store = &ctx.store, k, file, version = *version, manifest, upstream_time](
                          cache::Batch& batch, const cache::BlobRecord& record) {
       AssetRecord asset{version, to_hex(record.digests.sha256), record.size};

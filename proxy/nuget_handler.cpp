@@ -753,15 +753,7 @@ struct NugetHandler::Impl {
       spec.allow_unverified = true;
     }
     PackageKey k{domain.name, owner->name, "nuget", "", lid};
-    spec.find_stored = [store = &ctx.store, k, file]() -> std::optional<cache::BlobRecord> {
-      auto asset = find_asset(*store, k, file);
-      if (!asset || !*asset) return std::nullopt;
-      auto sha = from_hex<32>((*asset)->sha256_hex);
-      if (!sha) return std::nullopt;
-      auto record = store->find_blob(*sha);
-      if (!record || !*record) return std::nullopt;
-      return **record;
-    };
+    spec.find_stored = [store = &ctx.store, k, file] { return stored_asset_blob(*store, k, file); };
     json manifest = info->entry.manifest;
     const std::string published = info->entry.listed ? info->entry.published : std::string();
     spec.on_commit = [store = &ctx.store, k, file, lver, manifest, published](

@@ -614,6 +614,7 @@ struct PypiHandler::Impl {
     std::string display = (*v)->name;
     pypi::File file_info = vf.file;
     cache::Store* store = &ctx.store;
+    spec.find_stored = [store, k, filename] { return stored_asset_blob(*store, k, filename); };
     spec.on_commit = [store, k, filename, dist_name, version, display, file_info, metadata](
                          cache::Batch& batch, const cache::BlobRecord& record) {
       AssetRecord asset{version, to_hex(record.digests.sha256), record.size};

@@ -169,6 +169,17 @@ Result<std::optional<AssetRecord>> find_asset(cache::Store& store, const Package
   return decode_asset(*v);
 }
 
+std::optional<cache::BlobRecord> stored_asset_blob(cache::Store& store, const PackageKey& k,
+                                                   std::string_view asset) {
+  auto record = find_asset(store, k, asset);
+  if (!record || !*record) return std::nullopt;
+  auto sha = from_hex<32>((*record)->sha256_hex);
+  if (!sha) return std::nullopt;
+  auto blob = store.find_blob(*sha);
+  if (!blob || !*blob) return std::nullopt;
+  return **blob;
+}
+
 Result<std::optional<VersionRecord>> find_version(cache::Store& store, const PackageKey& k,
                                                   std::string_view version) {
   ARCA_TRY(auto v, store.get(cache::Space::index, version_key(k, version)));

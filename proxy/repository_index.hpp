@@ -116,6 +116,11 @@ std::optional<PackageRecord> decode_package(std::string_view s);
 
 [[nodiscard]] Result<std::optional<AssetRecord>> find_asset(cache::Store& store, const PackageKey& k,
                                                             std::string_view asset);
+// The stored blob of a package's asset, when both the asset record and its blob exist (read
+// errors count as absent). For FillSpec::find_stored: a fill that raced another's commit serves
+// the stored bytes instead of fetching them again.
+std::optional<cache::BlobRecord> stored_asset_blob(cache::Store& store, const PackageKey& k,
+                                                   std::string_view asset);
 [[nodiscard]] Result<std::optional<VersionRecord>> find_version(cache::Store& store,
                                                                 const PackageKey& k,
                                                                 std::string_view version);
