@@ -1,11 +1,27 @@
-#include "proxy/maven_handler.hpp"
+// The Maven 2 repository layout over a repository: GET/HEAD of any path (files from the
+// repository, its upstreams or its external connection; maven-metadata.xml generated from the
+// repository's content merged with its upstreams' and the upstream's cached metadata; .md5,
+// .sha1, .sha256 and .sha512 computed from the stored bytes), and PUT for `mvn deploy`.
+//
+// URL layout under /<domain>/maven/<repo>/:
+//   <group/path>/<artifactId>/maven-metadata.xml              artifact-level metadata
+//   <group/path>/<artifactId>/<version>/maven-metadata.xml    SNAPSHOT-version metadata
+//   <group/path>/<artifactId>/<version>/<file>                a file of a version
+//   any of these + .md5/.sha1/.sha256/.sha512                 its checksum
+//
+// Index: namespace = groupId, name = artifactId; assets are named by file name (uploaded
+// metadata as "maven-metadata.xml" and "<version>/maven-metadata.xml").
+//
+// Thread-safety: one MavenHandler serves all connections; publishes are serialized by a mutex.
+
+#include "proxy/format_handler.hpp"
 
 #include "common/log.hpp"
 #include "protocols/maven/maven.hpp"
 #include "proxy/assets.hpp"
 #include "proxy/blocking.hpp"
 #include "proxy/codeartifact_upstreams.hpp"
-#include "proxy/flights.hpp"
+#include "proxy/upstream_documents.hpp"
 #include "proxy/package_groups_handler.hpp"
 
 #include <mutex>
@@ -19,7 +35,6 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr int64_t k_failure_backoff_ms = 5'000;
 constexpr std::string_view k_format = "maven";
 constexpr size_t k_max_checksum_bytes = 1024;
 
@@ -74,12 +89,18 @@ struct PutOutcome {
 
 }  // namespace
 
-struct MavenHandler::Impl {
+// The handler (one per process, from make_maven_handler).
+struct MavenHandler final : FormatHandler {
+  boost::asio::awaitable<void> handle(Exchange& exchange, const config::DomainConfig& domain,
+                                      const config::RepositoryConfig& repo,
+                                      std::string rest) override;
+  bool is_publish(const Request& request, std::string_view rest) const override;
+
   Context& ctx;
-  Flights<Result<UpstreamDoc>> doc_flights;
+  UpstreamDocuments documents;
   std::mutex publish_mutex;
 
-  explicit Impl(Context& c) : ctx(c) {}
+  explicit MavenHandler(Context& c) : ctx(c), documents(c, document_traits(), 0) {}
 
   asio::awaitable<void> error(Exchange& ex, unsigned status, std::string message) {
     Headers headers{{"Content-Type", "text/plain; charset=utf-8"}};
@@ -119,85 +140,43 @@ struct MavenHandler::Impl {
     return s + "maven-metadata.xml";
   }
 
-  // --- Upstream metadata (cached in the meta space with TTL, stale-if-error, single flight) ---
+  // --- Upstream metadata (proxy/upstream_documents.hpp; store only, validated first) ---
+
+  static Result<std::shared_ptr<const void>> check_metadata(std::string& body, const ResponseHead&,
+                                                            const std::string&,
+                                                            const std::string& path) {
+    auto parsed = maven::parse_metadata(body);
+    if (!parsed) {
+      return make_error(Errc::upstream_error,
+                        "the upstream's " + path + " is invalid: " + parsed.error().message);
+    }
+    return std::shared_ptr<const void>();
+  }
+
+  static DocumentTraits document_traits() {
+    DocumentTraits t;
+    t.meta_prefix = std::string(k_format);
+    t.format = std::string(k_format);
+    t.gzip = false;
+    t.max_bytes = maven::k_max_metadata_bytes;
+    t.memory = false;
+    t.persist_absent = true;
+    t.parse_response = &check_metadata;
+    return t;
+  }
 
   asio::awaitable<Result<UpstreamDoc>> upstream_doc(const config::ExternalConnectionConfig* ec,
                                                     std::string path) {
-    const std::string key = ec->name + '\x1f' + path;
-    auto [flight, leader] = doc_flights.join(key);
-    if (!leader) co_return co_await doc_flights.wait(flight);
-    Result<UpstreamDoc> result = co_await fetch_upstream_doc(ec, path, key);
-    doc_flights.complete(key, flight, result);
-    co_return result;
-  }
-
-  asio::awaitable<Result<UpstreamDoc>> fetch_upstream_doc(
-      const config::ExternalConnectionConfig* ec, std::string path, std::string key) {
-    const int64_t ttl_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(ec->metadata_ttl).count();
-    const std::string meta_key = "maven\x1f" + key;
-    auto cached =
-        co_await offload(ctx.pool, [this, &meta_key] { return ctx.store.get_meta(meta_key); });
-    std::optional<cache::MetaEntry> entry;
-    if (cached && *cached) entry = std::move(**cached);
-    const int64_t now = now_unix_ms();
-    if (entry && entry->fetched_unix_ms + ttl_ms > now) {
-      ++ctx.metrics.metadata_hits;
-      co_return UpstreamDoc{!entry->body.empty(), entry->body};
-    }
-    auto base = co_await upstream_base_url(ctx.codeartifact, *ec, std::string(k_format));
-    UpstreamRequest req;
-    req.url = (base ? *base : std::string()) + path;
-    if (entry && !entry->body.empty()) {
-      if (!entry->etag.empty()) req.headers.emplace_back("If-None-Match", entry->etag);
-      if (!entry->last_modified.empty())
-        req.headers.emplace_back("If-Modified-Since", entry->last_modified);
-    }
-    Result<BufferedResponse> response = make_error(Errc::internal, "");
-    if (base) {
-      ++ctx.metrics.upstream_requests;
-      response = co_await ctx.client.fetch(std::move(req), maven::k_max_metadata_bytes);
-    } else {
-      response = base.error();
-    }
-    auto serve_stale = [&](const Error& why) -> Result<UpstreamDoc> {
-      ++ctx.metrics.upstream_errors;
-      if (entry) {
-        ++ctx.metrics.metadata_stale_served;
-        ARCA_LOG_WARN("{}: serving the cached {} ({})", ec->name, path, why.message);
-        return UpstreamDoc{!entry->body.empty(), entry->body};
-      }
-      ARCA_LOG_WARN("{}: {} unavailable: {}", ec->name, path, why.message);
-      return why;
-    };
-    if (!response) co_return serve_stale(response.error());
-    const unsigned status = response->head.status;
-    cache::MetaEntry fresh;
-    fresh.fetched_unix_ms = now;
-    if (status == 304 && entry) {
-      ++ctx.metrics.metadata_revalidated;
-      fresh = *entry;
-      fresh.fetched_unix_ms = now;
-    } else if (status == 404 || status == 410) {
-      // Remembered as "not found" for the TTL.
-    } else if (status != 200) {
-      co_return serve_stale(
-          make_error(Errc::upstream_error, "upstream answered " + std::to_string(status)));
-    } else {
-      auto parsed = maven::parse_metadata(response->body);
-      if (!parsed) {
-        co_return serve_stale(
-            make_error(Errc::upstream_error,
-                       "the upstream's " + path + " is invalid: " + parsed.error().message));
-      }
-      ++ctx.metrics.metadata_fetches;
-      fresh.body = std::move(response->body);
-      fresh.etag = std::string(response->head.header("etag"));
-      fresh.last_modified = std::string(response->head.header("last-modified"));
-    }
-    co_await offload(ctx.pool,
-                     [this, &meta_key, &fresh] { return ctx.store.put_meta(meta_key, fresh); });
-    co_return UpstreamDoc{!fresh.body.empty(), fresh.body};
+    DocumentRequest request;
+    request.key = path;
+    request.what = path;
+    request.url = std::move(path);
+    auto d = co_await documents.get(ec, std::move(request));
+    if (!d) co_return d.error();
+    UpstreamDoc out;
+    out.found = d->found;
+    out.body = std::move(d->body);
+    co_return out;
   }
 
   // --- Reads ---
@@ -698,16 +677,13 @@ struct MavenHandler::Impl {
   }
 };
 
-MavenHandler::MavenHandler(Context& context) : impl_(std::make_unique<Impl>(context)) {}
-MavenHandler::~MavenHandler() = default;
-
 bool MavenHandler::is_publish(const Request& request, std::string_view) const {
   return request.method == "PUT";
 }
 
 asio::awaitable<void> MavenHandler::handle(Exchange& ex, const config::DomainConfig& domain,
                                            const config::RepositoryConfig& repo, std::string rest) {
-  auto& impl = *impl_;
+  auto& impl = *this;
   const std::string& method = ex.request().method;
   const bool read = method == "GET" || method == "HEAD";
   if (!read && method != "PUT") {
@@ -728,6 +704,10 @@ asio::awaitable<void> MavenHandler::handle(Exchange& ex, const config::DomainCon
   } else {
     co_await impl.file(ex, domain, repo, std::move(*path));
   }
+}
+
+std::unique_ptr<FormatHandler> make_maven_handler(Context& context) {
+  return std::make_unique<MavenHandler>(context);
 }
 
 }  // namespace arca::proxy

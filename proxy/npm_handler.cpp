@@ -1,4 +1,10 @@
-#include "proxy/npm_handler.hpp"
+// The npm registry protocol over a repository: packuments (full and abbreviated, merged across
+// the repository, its upstreams and external connections), tarballs, publish, dist-tags, ping,
+// whoami and audit forwarding.
+//
+// Thread-safety: one NpmHandler serves all connections; its caches are mutex-guarded.
+
+#include "proxy/format_handler.hpp"
 
 #include "common/compress.hpp"
 #include "common/log.hpp"
@@ -6,8 +12,9 @@
 #include "proxy/blocking.hpp"
 #include "proxy/codeartifact_upstreams.hpp"
 #include "proxy/http_util.hpp"
-#include "proxy/flights.hpp"
 #include "proxy/lru.hpp"
+#include "proxy/upstream_documents.hpp"
+#include "proxy/view_cache.hpp"
 #include "proxy/package_groups_handler.hpp"
 
 #include <boost/url/decode_view.hpp>
@@ -26,7 +33,6 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr int64_t k_failure_backoff_ms = 5'000;
 constexpr std::string_view k_abbreviated_type = "application/vnd.npm.install-v1+json";
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -63,23 +69,29 @@ using ViewPtr = std::shared_ptr<View>;
 
 }  // namespace
 
-struct NpmHandler::Impl {
+// The handler (one per process, from make_npm_handler).
+struct NpmHandler final : FormatHandler {
+  boost::asio::awaitable<void> handle(Exchange& exchange, const config::DomainConfig& domain,
+                                      const config::RepositoryConfig& repo,
+                                      std::string rest) override;
+  bool is_publish(const Request& request, std::string_view rest) const override;
+
   Context& ctx;
-  std::mutex mutex;  // guards docs and views
-  LruMap<UpstreamDoc> docs;
-  LruMap<ViewPtr> views;
+  std::mutex mutex;  // guards resolved
+  UpstreamDocuments documents;
+  ViewCache<View> views;
   // Tarball file -> stored blob, for warm hits without index reads. Valid for one generation.
   struct ResolvedAsset {
     cache::BlobRecord record;
     uint64_t generation = 0;
   };
   LruMap<ResolvedAsset> resolved{16ull * 1024 * 1024};
-  Flights<Result<UpstreamDoc>> doc_flights;
-  Flights<Result<ViewPtr>> view_flights;
   std::mutex publish_mutex;
 
-  explicit Impl(Context& c)
-      : ctx(c), docs(c.config.cache.memory_cache_bytes / 2), views(c.config.cache.memory_cache_bytes / 2) {}
+  explicit NpmHandler(Context& c)
+      : ctx(c),
+        documents(c, document_traits(c), c.config.cache.memory_cache_bytes / 2),
+        views(c.config.cache.memory_cache_bytes / 2) {}
 
   // --- Responses ---
 
@@ -103,115 +115,40 @@ struct NpmHandler::Impl {
     return name.scope.empty() ? name.name : "@" + name.scope + "%2f" + name.name;
   }
 
-  asio::awaitable<Result<UpstreamDoc>> upstream_doc(const config::ExternalConnectionConfig* ec,
-                                                    npm::PackageName name) {
-    const std::string key = ec->name + '\x1f' + name.full();
-    const int64_t now = now_unix_ms();
-    {
-      std::lock_guard lock(mutex);
-      if (auto* d = docs.find(key); d && d->fresh_until_ms > now) {
-        ++ctx.metrics.metadata_hits;
-        co_return *d;
-      }
-    }
-    auto [flight, leader] = doc_flights.join(key);
-    if (!leader) co_return co_await doc_flights.wait(flight);
-    Result<UpstreamDoc> result = co_await fetch_upstream_doc(ec, name, key);
-    doc_flights.complete(key, flight, result);
-    co_return result;
+  static Result<std::shared_ptr<const void>> parse_stored(const std::string& body) {
+    ARCA_TRY(auto doc, npm::parse_packument(body));
+    return std::shared_ptr<const void>(std::make_shared<const json>(std::move(doc)));
+  }
+  static Result<std::shared_ptr<const void>> parse_response(std::string& body, const ResponseHead&,
+                                                            const std::string&,
+                                                            const std::string&) {
+    return parse_stored(body);
   }
 
-  asio::awaitable<Result<UpstreamDoc>> fetch_upstream_doc(const config::ExternalConnectionConfig* ec,
-                                                          npm::PackageName name, std::string key) {
-    const int64_t ttl_ms = std::chrono::duration_cast<std::chrono::milliseconds>(ec->metadata_ttl).count();
-    const std::string meta_key = "npm\x1f" + key;
-    auto cached = co_await offload(ctx.pool, [this, &meta_key] { return ctx.store.get_meta(meta_key); });
-    std::optional<cache::MetaEntry> entry;
-    if (cached && *cached) entry = std::move(**cached);
-    const int64_t now = now_unix_ms();
-    auto parse_entry = [&](const cache::MetaEntry& e, int64_t fresh_until) -> Result<UpstreamDoc> {
-      if (e.body.empty()) return UpstreamDoc{nullptr, fresh_until};
-      auto doc = npm::parse_packument(e.body);
-      if (!doc) return doc.error();
-      return UpstreamDoc{std::make_shared<const json>(std::move(*doc)), fresh_until};
-    };
-    auto remember = [&](const UpstreamDoc& d, size_t cost) {
-      std::lock_guard lock(mutex);
-      docs.put(key, d, cost + 256);
-    };
-    if (entry && entry->fetched_unix_ms + ttl_ms > now) {
-      auto d = parse_entry(*entry, entry->fetched_unix_ms + ttl_ms);
-      if (d) {
-        ++ctx.metrics.metadata_hits;
-        remember(*d, entry->body.size() * 4);
-        co_return d;
-      }
-    }
-    auto base = co_await upstream_base_url(ctx.codeartifact, *ec, "npm");
-    UpstreamRequest req;
-    req.url = (base ? *base : std::string()) + upstream_path(name);
-    req.headers = {{"Accept", "application/json"}, {"Accept-Encoding", "gzip"}};
-    if (entry && !entry->body.empty()) {
-      if (!entry->etag.empty()) req.headers.emplace_back("If-None-Match", entry->etag);
-      if (!entry->last_modified.empty()) req.headers.emplace_back("If-Modified-Since", entry->last_modified);
-    }
-    Result<BufferedResponse> response = make_error(Errc::internal, "");
-    if (base) {
-      ++ctx.metrics.upstream_requests;
-      response = co_await ctx.client.fetch(req, ctx.config.upstream.max_metadata_bytes);
-    } else {
-      response = base.error();
-    }
-    auto serve_stale = [&](const Error& why) -> Result<UpstreamDoc> {
-      ++ctx.metrics.upstream_errors;
-      if (entry) {
-        auto d = parse_entry(*entry, now + std::min<int64_t>(k_failure_backoff_ms, std::max<int64_t>(ttl_ms, 1000)));
-        if (d) {
-          ++ctx.metrics.metadata_stale_served;
-          ARCA_LOG_WARN("{}: serving the cached packument of {} ({})", ec->name, name.full(), why.message);
-          remember(*d, entry->body.size() * 4);
-          return d;
-        }
-      }
-      ARCA_LOG_WARN("{}: packument of {} unavailable: {}", ec->name, name.full(), why.message);
-      return why;
-    };
-    if (!response) co_return serve_stale(response.error());
-    const unsigned status = response->head.status;
-    if (status == 304 && entry) {
-      ++ctx.metrics.metadata_revalidated;
-      entry->fetched_unix_ms = now;
-      co_await offload(ctx.pool, [this, &meta_key, &entry] { return ctx.store.put_meta(meta_key, *entry); });
-      auto d = parse_entry(*entry, now + ttl_ms);
-      if (d) remember(*d, entry->body.size() * 4);
-      co_return d;
-    }
-    if (status == 404 || status == 410) {
-      UpstreamDoc d{nullptr, now + ttl_ms};
-      remember(d, 0);
-      co_return d;
-    }
-    if (status != 200) {
-      co_return serve_stale(make_error(Errc::upstream_error, "upstream answered " + std::to_string(status)));
-    }
-    std::string body = std::move(response->body);
-    if (iequals(response->head.header("content-encoding"), "gzip")) {
-      auto inflated = gzip_decompress(body, ctx.config.upstream.max_metadata_bytes);
-      if (!inflated) co_return serve_stale(make_error(Errc::upstream_error, "bad gzip from upstream"));
-      body = std::move(*inflated);
-    }
-    auto doc = npm::parse_packument(body);
-    if (!doc) co_return serve_stale(doc.error());
-    ++ctx.metrics.metadata_fetches;
-    cache::MetaEntry fresh;
-    fresh.body = std::move(body);
-    fresh.etag = std::string(response->head.header("etag"));
-    fresh.last_modified = std::string(response->head.header("last-modified"));
-    fresh.fetched_unix_ms = now;
-    co_await offload(ctx.pool, [this, &meta_key, &fresh] { return ctx.store.put_meta(meta_key, fresh); });
-    UpstreamDoc d{std::make_shared<const json>(std::move(*doc)), now + ttl_ms};
-    remember(d, fresh.body.size() * 4);
-    co_return d;
+  static DocumentTraits document_traits(const Context& c) {
+    DocumentTraits t;
+    t.meta_prefix = "npm";
+    t.format = "npm";
+    t.accept = "application/json";
+    t.max_bytes = c.config.upstream.max_metadata_bytes;
+    t.memory_cost_factor = 4;
+    t.parse_response = &parse_response;
+    t.parse_stored = &parse_stored;
+    return t;
+  }
+
+  asio::awaitable<Result<UpstreamDoc>> upstream_doc(const config::ExternalConnectionConfig* ec,
+                                                    npm::PackageName name) {
+    DocumentRequest request;
+    request.key = name.full();
+    request.url = upstream_path(name);
+    request.what = "packument of " + name.full();
+    auto d = co_await documents.get(ec, std::move(request));
+    if (!d) co_return d.error();
+    UpstreamDoc out;
+    out.doc = std::static_pointer_cast<const json>(d->parsed);
+    out.fresh_until_ms = d->fresh_until_ms;
+    co_return out;
   }
 
   // --- Merged views ---
@@ -284,17 +221,11 @@ struct NpmHandler::Impl {
                                         const config::RepositoryConfig& repo, npm::PackageName name) {
     const std::string key = domain.name + '\x1f' + repo.name + '\x1f' + name.full();
     const uint64_t generation = ctx.generation.load();
-    {
-      std::lock_guard lock(mutex);
-      if (auto* v = views.find(key); v && (*v)->generation == generation &&
-                                     (*v)->fresh_until_ms > now_unix_ms()) {
-        co_return *v;
-      }
-    }
-    auto [flight, leader] = view_flights.join(key);
-    if (!leader) co_return co_await view_flights.wait(flight);
+    if (auto v = views.find(key, generation)) co_return *v;
+    auto [flight, leader] = views.join(key);
+    if (!leader) co_return co_await views.wait(flight);
     Result<ViewPtr> result = co_await build_view(domain, repo, name, key, generation);
-    view_flights.complete(key, flight, result);
+    views.complete(key, flight, result);
     co_return result;
   }
 
@@ -409,10 +340,7 @@ struct NpmHandler::Impl {
       }
       view->merged = std::make_shared<const json>(std::move(merged));
     }
-    {
-      std::lock_guard lock(mutex);
-      views.put(key, view, 4096 + view->origins.size() * 1024);
-    }
+    views.put(key, view, 4096 + view->origins.size() * 1024);
     co_return view;
   }
 
@@ -830,9 +758,6 @@ struct NpmHandler::Impl {
   }
 };
 
-NpmHandler::NpmHandler(Context& context) : impl_(std::make_unique<Impl>(context)) {}
-NpmHandler::~NpmHandler() = default;
-
 bool NpmHandler::is_publish(const Request& request, std::string_view rest) const {
   return request.method == "PUT" && rest.find("/-/") == std::string_view::npos &&
          rest.rfind("-/", 0) != 0;
@@ -840,7 +765,7 @@ bool NpmHandler::is_publish(const Request& request, std::string_view rest) const
 
 asio::awaitable<void> NpmHandler::handle(Exchange& ex, const config::DomainConfig& domain,
                                          const config::RepositoryConfig& repo, std::string rest) {
-  auto& impl = *impl_;
+  auto& impl = *this;
   const std::string& method = ex.request().method;
   const bool read = method == "GET" || method == "HEAD";
   std::vector<std::string> segments;
@@ -928,6 +853,10 @@ asio::awaitable<void> NpmHandler::handle(Exchange& ex, const config::DomainConfi
     co_return;
   }
   co_await impl.error(ex, 404, "not found");
+}
+
+std::unique_ptr<FormatHandler> make_npm_handler(Context& context) {
+  return std::make_unique<NpmHandler>(context);
 }
 
 }  // namespace arca::proxy

@@ -1,4 +1,12 @@
-#include "proxy/nuget_handler.hpp"
+// The NuGet protocols over a repository: the V3 API (service index, flat container,
+// registration hives, search, autocomplete, PackagePublish push, unlist and relist) and the V2
+// OData/Atom feed under api/v2/ for NuGet 2.x clients. Versions come from the repository, its
+// upstream repositories and the V3 feeds of their external connections (service index, then
+// registration; nupkgs filled through AssetService, verified with the declared packageHash).
+//
+// Thread-safety: one NugetHandler serves all connections; its caches are mutex-guarded.
+
+#include "proxy/format_handler.hpp"
 
 #include "common/compress.hpp"
 #include "common/log.hpp"
@@ -10,6 +18,8 @@
 #include "proxy/flights.hpp"
 #include "proxy/http_util.hpp"
 #include "proxy/lru.hpp"
+#include "proxy/upstream_documents.hpp"
+#include "proxy/view_cache.hpp"
 #include "proxy/package_groups_handler.hpp"
 
 #include <algorithm>
@@ -28,7 +38,6 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr int64_t k_failure_backoff_ms = 5'000;
 // An upstream registration index naming more pages than this is refused (nuget.org's largest
 // packages have a few dozen pages of 64 versions).
 constexpr size_t k_max_upstream_pages = 1000;
@@ -45,12 +54,6 @@ std::string str(const json& j, const char* key) {
 std::string nupkg_file(std::string_view lid, std::string_view lver) {
   return std::string(lid) + "." + std::string(lver) + ".nupkg";
 }
-
-// An upstream document body as cached: nullopt when the upstream has no such document (404).
-struct CachedBody {
-  std::optional<std::string> body;
-  int64_t fresh_until_ms = 0;
-};
 
 // An external connection's versions of one id.
 struct UpstreamPackage {
@@ -91,20 +94,24 @@ enum class Hive { plain, gz, gz_semver2 };
 
 }  // namespace
 
-struct NugetHandler::Impl {
+// The handler (one per process, from make_nuget_handler).
+struct NugetHandler final : FormatHandler {
+  boost::asio::awaitable<void> handle(Exchange& exchange, const config::DomainConfig& domain,
+                                      const config::RepositoryConfig& repo,
+                                      std::string rest) override;
+  bool is_publish(const Request& request, std::string_view rest) const override;
+
   Context& ctx;
-  std::mutex mutex;  // guards the caches
-  LruMap<CachedBody> bodies;
+  std::mutex mutex;  // guards packages
+  UpstreamDocuments documents;
   LruMap<UpstreamPackage> packages;
-  LruMap<ViewPtr> views;
-  Flights<Result<CachedBody>> body_flights;
+  ViewCache<const View> views;
   Flights<Result<UpstreamPackage>> package_flights;
-  Flights<Result<ViewPtr>> view_flights;
   std::mutex publish_mutex;
 
-  explicit Impl(Context& c)
+  explicit NugetHandler(Context& c)
       : ctx(c),
-        bodies(c.config.cache.memory_cache_bytes / 4),
+        documents(c, document_traits(c), c.config.cache.memory_cache_bytes / 4),
         packages(c.config.cache.memory_cache_bytes / 4),
         views(c.config.cache.memory_cache_bytes / 4) {}
 
@@ -158,125 +165,33 @@ struct NugetHandler::Impl {
     return ctx.groups->policy(domain.name, "nuget", "", lid);
   }
 
-  // --- Upstream documents: cached in memory and in the store, revalidated, stale if error ---
+  // --- Upstream documents (proxy/upstream_documents.hpp) ---
 
-  asio::awaitable<Result<CachedBody>> upstream_body(const config::ExternalConnectionConfig* ec,
-                                                    std::string url) {
-    const std::string key = ec->name + '\x1f' + url;
-    {
-      std::lock_guard lock(mutex);
-      if (auto* b = bodies.find(key); b && b->fresh_until_ms > now_unix_ms()) {
-        ++ctx.metrics.metadata_hits;
-        co_return *b;
-      }
+  static Result<std::shared_ptr<const void>> check_json(std::string& body, const ResponseHead&,
+                                                        const std::string&, const std::string&) {
+    if (!json::accept(body)) {
+      return make_error(Errc::upstream_error, "the upstream document is not JSON");
     }
-    auto [flight, leader] = body_flights.join(key);
-    if (!leader) co_return co_await body_flights.wait(flight);
-    Result<CachedBody> result = co_await fetch_body(ec, url, key);
-    body_flights.complete(key, flight, result);
-    co_return result;
+    return std::shared_ptr<const void>();
   }
 
-  asio::awaitable<Result<CachedBody>> fetch_body(const config::ExternalConnectionConfig* ec,
-                                                 std::string url, std::string key) {
-    const int64_t ttl_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(ec->metadata_ttl).count();
-    const std::string meta_key = "nuget\x1f" + key;
-    auto cached =
-        co_await offload(ctx.pool, [this, &meta_key] { return ctx.store.get_meta(meta_key); });
-    std::optional<cache::MetaEntry> entry;
-    if (cached && *cached) entry = std::move(**cached);
-    const int64_t now = now_unix_ms();
-    // A stored entry with an empty body and no ETag records a 404.
-    auto from_entry = [](const cache::MetaEntry& e, int64_t fresh_until) {
-      CachedBody b;
-      if (!(e.body.empty() && e.etag == "-")) b.body = e.body;
-      b.fresh_until_ms = fresh_until;
-      return b;
-    };
-    auto remember = [&](const CachedBody& b) {
-      std::lock_guard lock(mutex);
-      bodies.put(key, b, (b.body ? b.body->size() : 0) + key.size() + 256);
-    };
-    if (entry && entry->fetched_unix_ms + ttl_ms > now) {
-      ++ctx.metrics.metadata_hits;
-      CachedBody b = from_entry(*entry, entry->fetched_unix_ms + ttl_ms);
-      remember(b);
-      co_return b;
-    }
-    UpstreamRequest req;
-    req.url = url;
-    req.headers = {{"Accept", "application/json"}, {"Accept-Encoding", "gzip"}};
-    if (entry && !entry->body.empty()) {
-      if (!entry->etag.empty() && entry->etag != "-")
-        req.headers.emplace_back("If-None-Match", entry->etag);
-      if (!entry->last_modified.empty()) {
-        req.headers.emplace_back("If-Modified-Since", entry->last_modified);
-      }
-    }
-    ++ctx.metrics.upstream_requests;
-    auto response = co_await ctx.client.fetch(req, ctx.config.upstream.max_metadata_bytes);
-    auto serve_stale = [&](const Error& why) -> Result<CachedBody> {
-      ++ctx.metrics.upstream_errors;
-      if (entry) {
-        ++ctx.metrics.metadata_stale_served;
-        ARCA_LOG_WARN("{}: serving a cached copy of {} ({})", ec->name, log::redact_url(url),
-                      why.message);
-        CachedBody b = from_entry(
-            *entry, now + std::min<int64_t>(k_failure_backoff_ms, std::max<int64_t>(ttl_ms, 1000)));
-        remember(b);
-        return b;
-      }
-      ARCA_LOG_WARN("{}: {} unavailable: {}", ec->name, log::redact_url(url), why.message);
-      return why;
-    };
-    if (!response) co_return serve_stale(response.error());
-    const unsigned status = response->head.status;
-    if (status == 304 && entry) {
-      ++ctx.metrics.metadata_revalidated;
-      entry->fetched_unix_ms = now;
-      co_await offload(ctx.pool,
-                       [this, &meta_key, &entry] { return ctx.store.put_meta(meta_key, *entry); });
-      CachedBody b = from_entry(*entry, now + ttl_ms);
-      remember(b);
-      co_return b;
-    }
-    if (status == 404 || status == 410) {
-      cache::MetaEntry missing;
-      missing.etag = "-";
-      missing.fetched_unix_ms = now;
-      co_await offload(
-          ctx.pool, [this, &meta_key, &missing] { return ctx.store.put_meta(meta_key, missing); });
-      CachedBody b{std::nullopt, now + ttl_ms};
-      remember(b);
-      co_return b;
-    }
-    if (status != 200) {
-      co_return serve_stale(
-          make_error(Errc::upstream_error, "upstream answered " + std::to_string(status)));
-    }
-    std::string body = std::move(response->body);
-    if (iequals(response->head.header("content-encoding"), "gzip")) {
-      auto inflated = gzip_decompress(body, ctx.config.upstream.max_metadata_bytes);
-      if (!inflated)
-        co_return serve_stale(make_error(Errc::upstream_error, "bad gzip from upstream"));
-      body = std::move(*inflated);
-    }
-    auto parsed = json::parse(body, nullptr, false);
-    if (parsed.is_discarded()) {
-      co_return serve_stale(make_error(Errc::upstream_error, "the upstream document is not JSON"));
-    }
-    ++ctx.metrics.metadata_fetches;
-    cache::MetaEntry fresh;
-    fresh.body = std::move(body);
-    fresh.etag = std::string(response->head.header("etag"));
-    fresh.last_modified = std::string(response->head.header("last-modified"));
-    fresh.fetched_unix_ms = now;
-    co_await offload(ctx.pool,
-                     [this, &meta_key, &fresh] { return ctx.store.put_meta(meta_key, fresh); });
-    CachedBody b{std::move(fresh.body), now + ttl_ms};
-    remember(b);
-    co_return b;
+  static DocumentTraits document_traits(const Context& c) {
+    DocumentTraits t;
+    t.meta_prefix = "nuget";
+    t.accept = "application/json";
+    t.max_bytes = c.config.upstream.max_metadata_bytes;
+    t.persist_absent = true;
+    t.parse_response = &check_json;
+    return t;
+  }
+
+  asio::awaitable<Result<UpstreamDocument>> upstream_body(
+      const config::ExternalConnectionConfig* ec, std::string url) {
+    DocumentRequest request;
+    request.what = log::redact_url(url);
+    request.key = url;
+    request.url = std::move(url);
+    co_return co_await documents.get(ec, std::move(request));
   }
 
   // An external connection's versions of an id: its service index, then its registration
@@ -311,10 +226,10 @@ struct NugetHandler::Impl {
     }
     auto index = co_await upstream_body(ec, index_url);
     if (!index) co_return index.error();
-    if (!index->body) {
+    if (!index->found) {
       co_return make_error(Errc::upstream_error, ec->name + ": the upstream has no service index");
     }
-    auto resources = nuget::parse_service_index(*index->body, index_url);
+    auto resources = nuget::parse_service_index(index->body, index_url);
     if (!resources) co_return resources.error();
     UpstreamPackage out;
     out.package_base_address = resources->package_base_address;
@@ -325,8 +240,8 @@ struct NugetHandler::Impl {
       auto reg = co_await upstream_body(ec, url);
       if (!reg) co_return reg.error();
       out.fresh_until_ms = std::min(out.fresh_until_ms, reg->fresh_until_ms);
-      if (!reg->body) co_return out;  // no such package upstream
-      auto parsed = nuget::parse_registration(*reg->body);
+      if (!reg->found) co_return out;  // no such package upstream
+      auto parsed = nuget::parse_registration(reg->body);
       if (!parsed) co_return parsed.error();
       *leaves = std::move(parsed->leaves);
       if (parsed->page_urls.size() > k_max_upstream_pages) {
@@ -336,9 +251,9 @@ struct NugetHandler::Impl {
       for (auto& page_url : parsed->page_urls) {
         auto page = co_await upstream_body(ec, page_url);
         if (!page) co_return page.error();
-        if (!page->body) continue;
+        if (!page->found) continue;
         out.fresh_until_ms = std::min(out.fresh_until_ms, page->fresh_until_ms);
-        auto p = nuget::parse_registration(*page->body);
+        auto p = nuget::parse_registration(page->body);
         if (!p) co_return p.error();
         for (auto& l : p->leaves) leaves->push_back(std::move(l));
       }
@@ -347,8 +262,8 @@ struct NugetHandler::Impl {
       auto flat = co_await upstream_body(ec, url);
       if (!flat) co_return flat.error();
       out.fresh_until_ms = std::min(out.fresh_until_ms, flat->fresh_until_ms);
-      if (!flat->body) co_return out;
-      auto versions = nuget::parse_flat_index(*flat->body);
+      if (!flat->found) co_return out;
+      auto versions = nuget::parse_flat_index(flat->body);
       if (!versions) co_return versions.error();
       for (auto& v : *versions) {
         nuget::UpstreamLeaf l;
@@ -389,17 +304,11 @@ struct NugetHandler::Impl {
                                         const config::RepositoryConfig& repo, std::string lid) {
     const std::string key = domain.name + '\x1f' + repo.name + '\x1f' + lid;
     const uint64_t generation = ctx.generation.load();
-    {
-      std::lock_guard lock(mutex);
-      if (auto* v = views.find(key);
-          v && (*v)->generation == generation && (*v)->fresh_until_ms > now_unix_ms()) {
-        co_return *v;
-      }
-    }
-    auto [flight, leader] = view_flights.join(key);
-    if (!leader) co_return co_await view_flights.wait(flight);
+    if (auto v = views.find(key, generation)) co_return *v;
+    auto [flight, leader] = views.join(key);
+    if (!leader) co_return co_await views.wait(flight);
     Result<ViewPtr> result = co_await build_view(domain, repo, lid, key, generation);
-    view_flights.complete(key, flight, result);
+    views.complete(key, flight, result);
     co_return result;
   }
 
@@ -491,10 +400,7 @@ struct NugetHandler::Impl {
       if (info.entry.published.empty()) info.entry.published = iso8601(0);
     }
     ViewPtr out = view;
-    {
-      std::lock_guard lock(mutex);
-      views.put(key, out, 4096 + view->versions.size() * 2048);
-    }
+    views.put(key, out, 4096 + view->versions.size() * 2048);
     co_return out;
   }
 
@@ -1301,9 +1207,6 @@ struct NugetHandler::Impl {
   }
 };
 
-NugetHandler::NugetHandler(Context& context) : impl_(std::make_unique<Impl>(context)) {}
-NugetHandler::~NugetHandler() = default;
-
 bool NugetHandler::is_publish(const Request& request, std::string_view rest) const {
   return request.method == "PUT" &&
          (rest.rfind("v3/package", 0) == 0 || rest.rfind("api/v2/package", 0) == 0 ||
@@ -1312,7 +1215,7 @@ bool NugetHandler::is_publish(const Request& request, std::string_view rest) con
 
 asio::awaitable<void> NugetHandler::handle(Exchange& ex, const config::DomainConfig& domain,
                                            const config::RepositoryConfig& repo, std::string rest) {
-  auto& impl = *impl_;
+  auto& impl = *this;
   const std::string& method = ex.request().method;
   const bool read = method == "GET" || method == "HEAD";
   std::vector<std::string> segs;
@@ -1344,7 +1247,7 @@ asio::awaitable<void> NugetHandler::handle(Exchange& ex, const config::DomainCon
       co_return;
     }
     co_await impl.send_json(ex, nuget::service_index(impl.repo_root(ex, domain, repo) + "v3/"),
-                            Impl::Gzip::never);
+                            NugetHandler::Gzip::never);
     co_return;
   }
   if (!segs.empty() && segs[0] == "package") {
@@ -1413,6 +1316,10 @@ asio::awaitable<void> NugetHandler::handle(Exchange& ex, const config::DomainCon
     co_return;
   }
   co_await impl.error(ex, 404, "not found");
+}
+
+std::unique_ptr<FormatHandler> make_nuget_handler(Context& context) {
+  return std::make_unique<NugetHandler>(context);
 }
 
 }  // namespace arca::proxy

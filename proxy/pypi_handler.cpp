@@ -1,4 +1,17 @@
-#include "proxy/pypi_handler.hpp"
+// The Python package index protocols over a repository: the simple repository API (PEP 503
+// HTML and PEP 691 JSON, chosen by Accept), merged across the repository, its upstreams and
+// external connections; distribution files and their PEP 658 core metadata; and the legacy
+// upload API that twine uses.
+//
+// URL layout under /<domain>/pypi/<repo>/:
+//   simple/                        the projects the repository (and its upstreams) hold
+//   simple/<normalized>/           a project page (other spellings redirect here, 301)
+//   files/<normalized>/<filename>  a distribution file; + ".metadata" for its core metadata
+//   "" or legacy/ (POST)           uploads (multipart/form-data, :action=file_upload)
+//
+// Thread-safety: one PypiHandler serves all connections; its caches are mutex-guarded.
+
+#include "proxy/format_handler.hpp"
 
 #include "common/compress.hpp"
 #include "common/log.hpp"
@@ -6,8 +19,8 @@
 #include "proxy/blocking.hpp"
 #include "proxy/codeartifact_upstreams.hpp"
 #include "proxy/http_util.hpp"
-#include "proxy/flights.hpp"
-#include "proxy/lru.hpp"
+#include "proxy/upstream_documents.hpp"
+#include "proxy/view_cache.hpp"
 #include "proxy/package_groups_handler.hpp"
 
 #include <boost/url/decode_view.hpp>
@@ -26,7 +39,6 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr int64_t k_failure_backoff_ms = 5'000;
 constexpr std::string_view k_format = "pypi";
 // What pip sends (PEP 691): JSON preferred, HTML accepted.
 constexpr std::string_view k_upstream_accept =
@@ -83,18 +95,21 @@ json parse_manifest(const std::string& text) {
 
 }  // namespace
 
-struct PypiHandler::Impl {
+// The handler (one per process, from make_pypi_handler).
+struct PypiHandler final : FormatHandler {
+  boost::asio::awaitable<void> handle(Exchange& exchange, const config::DomainConfig& domain,
+                                      const config::RepositoryConfig& repo,
+                                      std::string rest) override;
+  bool is_publish(const Request& request, std::string_view rest) const override;
+
   Context& ctx;
-  std::mutex mutex;  // guards docs and views
-  LruMap<UpstreamPage> docs;
-  LruMap<ViewPtr> views;
-  Flights<Result<UpstreamPage>> doc_flights;
-  Flights<Result<ViewPtr>> view_flights;
+  UpstreamDocuments documents;
+  ViewCache<View> views;
   std::mutex publish_mutex;
 
-  explicit Impl(Context& c)
+  explicit PypiHandler(Context& c)
       : ctx(c),
-        docs(c.config.cache.memory_cache_bytes / 4),
+        documents(c, document_traits(c), c.config.cache.memory_cache_bytes / 4),
         views(c.config.cache.memory_cache_bytes / 4) {}
 
   // --- Responses ---
@@ -116,144 +131,56 @@ struct PypiHandler::Impl {
     co_await ex.respond(301, std::move(headers), std::move(body));
   }
 
-  // --- Upstream project pages (cached, revalidated, single flight) ---
+  // --- Upstream project pages (proxy/upstream_documents.hpp) ---
+  // Stored bodies are our own serialization (absolute upstream URLs).
 
-  asio::awaitable<Result<UpstreamPage>> upstream_page(const config::ExternalConnectionConfig* ec,
-                                                      std::string project) {
-    const std::string key = ec->name + '\x1f' + project;
-    const int64_t now = now_unix_ms();
-    {
-      std::lock_guard lock(mutex);
-      if (auto* d = docs.find(key); d && d->fresh_until_ms > now) {
-        ++ctx.metrics.metadata_hits;
-        co_return *d;
-      }
-    }
-    auto [flight, leader] = doc_flights.join(key);
-    if (!leader) co_return co_await doc_flights.wait(flight);
-    Result<UpstreamPage> result = co_await fetch_upstream_page(ec, project, key);
-    doc_flights.complete(key, flight, result);
-    co_return result;
+  static Result<std::shared_ptr<const void>> parse_stored(const std::string& body) {
+    ARCA_TRY(auto page, pypi::deserialize_page(body));
+    return std::shared_ptr<const void>(std::make_shared<const pypi::ProjectPage>(std::move(page)));
   }
-
-  asio::awaitable<Result<UpstreamPage>> fetch_upstream_page(
-      const config::ExternalConnectionConfig* ec, std::string project, std::string key) {
-    const int64_t ttl_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(ec->metadata_ttl).count();
-    const std::string meta_key = "pypi\x1f" + key;
-    auto cached =
-        co_await offload(ctx.pool, [this, &meta_key] { return ctx.store.get_meta(meta_key); });
-    std::optional<cache::MetaEntry> entry;
-    if (cached && *cached) entry = std::move(**cached);
-    const int64_t now = now_unix_ms();
-    // Stored bodies are our own serialization (absolute upstream URLs); empty means "not found".
-    auto parse_entry = [&](const cache::MetaEntry& e, int64_t fresh_until) -> Result<UpstreamPage> {
-      if (e.body.empty()) return UpstreamPage{nullptr, fresh_until};
-      auto page = pypi::deserialize_page(e.body);
-      if (!page) return page.error();
-      return UpstreamPage{std::make_shared<const pypi::ProjectPage>(std::move(*page)), fresh_until};
-    };
-    auto remember = [&](const UpstreamPage& d, size_t cost) {
-      std::lock_guard lock(mutex);
-      docs.put(key, d, cost + 256);
-    };
-    if (entry && entry->fetched_unix_ms + ttl_ms > now) {
-      auto d = parse_entry(*entry, entry->fetched_unix_ms + ttl_ms);
-      if (d) {
-        ++ctx.metrics.metadata_hits;
-        remember(*d, entry->body.size() * 3);
-        co_return d;
-      }
-    }
-    auto base = co_await upstream_base_url(ctx.codeartifact, *ec, std::string(k_format));
-    UpstreamRequest req;
-    req.url = (base ? *base : std::string()) + project + "/";
-    req.headers.emplace_back("Accept", std::string(k_upstream_accept));
-    req.headers.emplace_back("Accept-Encoding", "gzip");
-    if (entry && !entry->body.empty()) {
-      if (!entry->etag.empty()) req.headers.emplace_back("If-None-Match", entry->etag);
-      if (!entry->last_modified.empty())
-        req.headers.emplace_back("If-Modified-Since", entry->last_modified);
-    }
-    const std::string request_url = req.url;
-    Result<BufferedResponse> response = make_error(Errc::internal, "");
-    if (base) {
-      ++ctx.metrics.upstream_requests;
-      response = co_await ctx.client.fetch(std::move(req), ctx.config.upstream.max_metadata_bytes);
-    } else {
-      response = base.error();
-    }
-    auto serve_stale = [&](const Error& why) -> Result<UpstreamPage> {
-      ++ctx.metrics.upstream_errors;
-      if (entry) {
-        auto d = parse_entry(
-            *entry, now + std::min<int64_t>(k_failure_backoff_ms, std::max<int64_t>(ttl_ms, 1000)));
-        if (d) {
-          ++ctx.metrics.metadata_stale_served;
-          ARCA_LOG_WARN("{}: serving the cached project page of {} ({})", ec->name, project,
-                        why.message);
-          remember(*d, entry->body.size() * 3);
-          return d;
-        }
-      }
-      ARCA_LOG_WARN("{}: project page of {} unavailable: {}", ec->name, project, why.message);
-      return why;
-    };
-    if (!response) {
-      Error e = response.error();
-      if (e.code == Errc::too_large) {
-        e.message = "the upstream project page is larger than upstream.max_metadata_bytes";
-      }
-      co_return serve_stale(e);
-    }
-    const unsigned status = response->head.status;
-    if (status == 304 && entry) {
-      ++ctx.metrics.metadata_revalidated;
-      entry->fetched_unix_ms = now;
-      co_await offload(ctx.pool,
-                       [this, &meta_key, &entry] { return ctx.store.put_meta(meta_key, *entry); });
-      auto d = parse_entry(*entry, now + ttl_ms);
-      if (d) remember(*d, entry->body.size() * 3);
-      co_return d;
-    }
-    if (status == 404 || status == 410) {
-      UpstreamPage d{nullptr, now + ttl_ms};
-      remember(d, 0);
-      co_return d;
-    }
-    if (status != 200) {
-      co_return serve_stale(
-          make_error(Errc::upstream_error, "upstream answered " + std::to_string(status)));
-    }
-    std::string body = std::move(response->body);
-    if (iequals(response->head.header("content-encoding"), "gzip")) {
-      auto inflated = gzip_decompress(body, ctx.config.upstream.max_metadata_bytes);
-      if (!inflated)
-        co_return serve_stale(make_error(Errc::upstream_error, "bad gzip from upstream"));
-      body = std::move(*inflated);
-    }
-    std::string page_url = response->head.url.empty() ? request_url : response->head.url;
-    const std::string_view type = response->head.header("content-type");
+  static Result<std::shared_ptr<const void>> parse_response(std::string& body,
+                                                            const ResponseHead& head,
+                                                            const std::string& request_url,
+                                                            const std::string& project) {
+    const std::string& page_url = head.url.empty() ? request_url : head.url;
     Result<pypi::ProjectPage> page = make_error(Errc::internal, "unparsed");
-    if (type.find("json") != std::string_view::npos) {
+    if (head.header("content-type").find("json") != std::string_view::npos) {
       page = pypi::parse_project_json(body, page_url);
     } else {
       page = pypi::parse_project_html(body, page_url);
     }
-    if (!page) co_return serve_stale(page.error());
+    if (!page) return page.error();
     if (page->name.empty()) page->name = project;
     pypi::fill_versions(*page, project);
-    ++ctx.metrics.metadata_fetches;
-    cache::MetaEntry fresh;
-    fresh.body = pypi::serialize_page(*page);
-    fresh.etag = std::string(response->head.header("etag"));
-    fresh.last_modified = std::string(response->head.header("last-modified"));
-    fresh.fetched_unix_ms = now;
-    co_await offload(ctx.pool,
-                     [this, &meta_key, &fresh] { return ctx.store.put_meta(meta_key, fresh); });
-    UpstreamPage d{std::make_shared<const pypi::ProjectPage>(std::move(*page)), now + ttl_ms};
-    remember(d, fresh.body.size() * 3);
-    co_return d;
+    body = pypi::serialize_page(*page);
+    return std::shared_ptr<const void>(std::make_shared<const pypi::ProjectPage>(std::move(*page)));
+  }
+
+  static DocumentTraits document_traits(const Context& c) {
+    DocumentTraits t;
+    t.meta_prefix = std::string(k_format);
+    t.format = std::string(k_format);
+    t.accept = std::string(k_upstream_accept);
+    t.max_bytes = c.config.upstream.max_metadata_bytes;
+    t.memory_cost_factor = 3;
+    t.too_large_message = "the upstream project page is larger than upstream.max_metadata_bytes";
+    t.parse_response = &parse_response;
+    t.parse_stored = &parse_stored;
+    return t;
+  }
+
+  asio::awaitable<Result<UpstreamPage>> upstream_page(const config::ExternalConnectionConfig* ec,
+                                                      std::string project) {
+    DocumentRequest request;
+    request.url = project + "/";
+    request.what = "project page of " + project;
+    request.key = std::move(project);
+    auto d = co_await documents.get(ec, std::move(request));
+    if (!d) co_return d.error();
+    UpstreamPage out;
+    out.page = std::static_pointer_cast<const pypi::ProjectPage>(d->parsed);
+    out.fresh_until_ms = d->fresh_until_ms;
+    co_return out;
   }
 
   // --- Merged views ---
@@ -315,17 +242,11 @@ struct PypiHandler::Impl {
                                         const config::RepositoryConfig& repo, std::string project) {
     const std::string key = domain.name + '\x1f' + repo.name + '\x1f' + project;
     const uint64_t generation = ctx.generation.load();
-    {
-      std::lock_guard lock(mutex);
-      if (auto* v = views.find(key);
-          v && (*v)->generation == generation && (*v)->fresh_until_ms > now_unix_ms()) {
-        co_return *v;
-      }
-    }
-    auto [flight, leader] = view_flights.join(key);
-    if (!leader) co_return co_await view_flights.wait(flight);
+    if (auto v = views.find(key, generation)) co_return *v;
+    auto [flight, leader] = views.join(key);
+    if (!leader) co_return co_await views.wait(flight);
     Result<ViewPtr> result = co_await build_view(domain, repo, project, key, generation);
-    view_flights.complete(key, flight, result);
+    views.complete(key, flight, result);
     co_return result;
   }
 
@@ -413,10 +334,7 @@ struct PypiHandler::Impl {
       pypi::fill_versions(tmp, project);
       view->versions = std::move(tmp.versions);
     }
-    {
-      std::lock_guard lock(mutex);
-      views.put(key, view, 4096 + view->files.size() * 512);
-    }
+    views.put(key, view, 4096 + view->files.size() * 512);
     co_return view;
   }
 
@@ -834,16 +752,13 @@ struct PypiHandler::Impl {
   }
 };
 
-PypiHandler::PypiHandler(Context& context) : impl_(std::make_unique<Impl>(context)) {}
-PypiHandler::~PypiHandler() = default;
-
 bool PypiHandler::is_publish(const Request& request, std::string_view rest) const {
   return request.method == "POST" && (rest.empty() || rest == "legacy" || rest == "legacy/");
 }
 
 asio::awaitable<void> PypiHandler::handle(Exchange& ex, const config::DomainConfig& domain,
                                           const config::RepositoryConfig& repo, std::string rest) {
-  auto& impl = *impl_;
+  auto& impl = *this;
   const std::string& method = ex.request().method;
   const bool read = method == "GET" || method == "HEAD";
   // Uploads: twine POSTs to the repository URL itself (or .../legacy/).
@@ -904,6 +819,10 @@ asio::awaitable<void> PypiHandler::handle(Exchange& ex, const config::DomainConf
     co_return;
   }
   co_await impl.error(ex, 404, "Not Found");
+}
+
+std::unique_ptr<FormatHandler> make_pypi_handler(Context& context) {
+  return std::make_unique<PypiHandler>(context);
 }
 
 }  // namespace arca::proxy

@@ -3,10 +3,7 @@
 #include "common/digest.hpp"
 #include "proxy/codeartifact_handler.hpp"
 #include "proxy/codeartifact_upstreams.hpp"
-#include "proxy/maven_handler.hpp"
-#include "proxy/npm_handler.hpp"
-#include "proxy/nuget_handler.hpp"
-#include "proxy/pypi_handler.hpp"
+#include "proxy/format_handler.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -153,14 +150,26 @@ std::optional<std::pair<unsigned, std::string>> nuget_key_failure(const Context&
 
 struct Router::Impl {
   Context& ctx;
-  NpmHandler npm;
-  PypiHandler pypi;
-  MavenHandler maven;
-  NugetHandler nuget;
+  std::unique_ptr<FormatHandler> npm, pypi, maven, nuget;
   CodeArtifactHandler codeartifact;
   std::atomic<bool> ready{false};
 
-  explicit Impl(Context& c) : ctx(c), npm(c), pypi(c), maven(c), nuget(c), codeartifact(c) {}
+  explicit Impl(Context& c)
+      : ctx(c),
+        npm(make_npm_handler(c)),
+        pypi(make_pypi_handler(c)),
+        maven(make_maven_handler(c)),
+        nuget(make_nuget_handler(c)),
+        codeartifact(c) {}
+
+  // The handler of a data-plane format; null for formats arca does not serve.
+  FormatHandler* handler(std::string_view format) const {
+    if (format == "npm") return npm.get();
+    if (format == "pypi") return pypi.get();
+    if (format == "maven") return maven.get();
+    if (format == "nuget") return nuget.get();
+    return nullptr;
+  }
 };
 
 Router::Router(Context& context) : impl_(std::make_unique<Impl>(context)) {}
@@ -171,17 +180,9 @@ void Router::set_ready(bool ready) { impl_->ready = ready; }
 uint64_t Router::body_limit(const Request& request) const {
   auto& listen = impl_->ctx.config.listen;
   if (impl_->codeartifact.is_publish(request)) return listen.publish_body_limit_bytes;
-  if (auto dp = split_data_path(request.path); dp && dp->format == "npm") {
-    if (impl_->npm.is_publish(request, dp->rest)) return listen.publish_body_limit_bytes;
-  }
-  if (auto dp = split_data_path(request.path); dp && dp->format == "pypi") {
-    if (impl_->pypi.is_publish(request, dp->rest)) return listen.publish_body_limit_bytes;
-  }
-  if (auto dp = split_data_path(request.path); dp && dp->format == "maven") {
-    if (impl_->maven.is_publish(request, dp->rest)) return listen.publish_body_limit_bytes;
-  }
-  if (auto dp = split_data_path(request.path); dp && dp->format == "nuget") {
-    if (impl_->nuget.is_publish(request, dp->rest)) return listen.publish_body_limit_bytes;
+  if (auto dp = split_data_path(request.path)) {
+    auto* handler = impl_->handler(dp->format);
+    if (handler && handler->is_publish(request, dp->rest)) return listen.publish_body_limit_bytes;
   }
   return listen.body_limit_bytes;
 }
@@ -240,14 +241,8 @@ asio::awaitable<void> Router::handle(Exchange& ex) {
       co_await ex.respond(404, json_type, json_error("no such domain: " + std::string(dp->domain)));
     } else if (!repo) {
       co_await ex.respond(404, json_type, json_error("no such repository: " + std::string(dp->repo)));
-    } else if (dp->format == "npm") {
-      co_await impl.npm.handle(ex, *domain, *repo, std::string(dp->rest));
-    } else if (dp->format == "pypi") {
-      co_await impl.pypi.handle(ex, *domain, *repo, std::string(dp->rest));
-    } else if (dp->format == "maven") {
-      co_await impl.maven.handle(ex, *domain, *repo, std::string(dp->rest));
-    } else if (dp->format == "nuget") {
-      co_await impl.nuget.handle(ex, *domain, *repo, std::string(dp->rest));
+    } else if (auto* handler = impl.handler(dp->format)) {
+      co_await handler->handle(ex, *domain, *repo, std::string(dp->rest));
     } else {
       co_await ex.respond(404, json_type, json_error("unsupported package format: " + std::string(dp->format)));
     }
