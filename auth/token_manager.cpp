@@ -23,25 +23,6 @@ std::function<double()> default_jitter() {
   };
 }
 
-// The API's error message ({"message": ...}) when the body is JSON; AWS error bodies never
-// echo credentials.
-std::string error_detail(const HttpResponse& r) {
-  std::string out;
-  if (auto type = find_header(r.headers, "x-amzn-ErrorType")) {
-    out = type->substr(0, type->find(':'));
-  }
-  auto j = nlohmann::json::parse(r.body, nullptr, false);
-  if (!j.is_discarded() && j.is_object()) {
-    for (const char* key : {"message", "Message"}) {
-      auto it = j.find(key);
-      if (it != j.end() && it->is_string()) {
-        out += (out.empty() ? "" : ": ") + it->get<std::string>().substr(0, 300);
-        break;
-      }
-    }
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -220,7 +201,7 @@ boost::asio::awaitable<Result<TokenManager::Fetched>> TokenManager::fetch_token(
                          what + ": GetAuthorizationToken failed: " + response.error().message);
   }
   if (response->status / 100 != 2) {
-    std::string detail = error_detail(*response);
+    std::string detail = aws_error_detail(*response);
     Errc code =
         response->status == 401 || response->status == 403 ? Errc::forbidden : Errc::upstream_error;
     // Naming the provider tells which credentials were refused (never the keys themselves).
@@ -258,6 +239,24 @@ boost::asio::awaitable<Result<TokenManager::Fetched>> TokenManager::fetch_token(
                          what + ": GetAuthorizationToken returned an already expired token");
   }
   co_return Fetched{tok->get<std::string>(), *expires};
+}
+
+std::string aws_error_detail(const HttpResponse& r) {
+  std::string out;
+  if (auto type = find_header(r.headers, "x-amzn-ErrorType")) {
+    out = type->substr(0, type->find(':'));
+  }
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (!j.is_discarded() && j.is_object()) {
+    for (const char* key : {"message", "Message"}) {
+      auto it = j.find(key);
+      if (it != j.end() && it->is_string()) {
+        out += (out.empty() ? "" : ": ") + it->get<std::string>().substr(0, 300);
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 }  // namespace arca::auth

@@ -104,4 +104,8 @@ class TokenManager {
   std::optional<Error> last_failure_;
 };
 
+// The error an AWS REST-JSON API answered: the x-amzn-ErrorType name and the body's message
+// (at most 300 characters), "" when neither is there. AWS error bodies never echo credentials.
+std::string aws_error_detail(const HttpResponse& response);
+
 }  // namespace arca::auth

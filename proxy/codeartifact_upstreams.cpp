@@ -34,24 +34,6 @@ struct CodeArtifactUpstreams::Connection {
 
 namespace {
 
-// The error type and message of an AWS error answer; AWS error bodies never echo credentials.
-std::string error_detail(const auth::HttpResponse& r) {
-  std::string out;
-  if (auto type = auth::find_header(r.headers, "x-amzn-ErrorType")) {
-    out = type->substr(0, type->find(':'));
-  }
-  auto j = nlohmann::json::parse(r.body, nullptr, false);
-  if (!j.is_discarded() && j.is_object()) {
-    for (const char* key : {"message", "Message"}) {
-      auto it = j.find(key);
-      if (it != j.end() && it->is_string()) {
-        out += (out.empty() ? "" : ": ") + it->get<std::string>().substr(0, 300);
-        break;
-      }
-    }
-  }
-  return out;
-}
 
 // What a client sees when no token or endpoint can be had: a gateway error (502), or 503/504
 // when the service is unreachable or timing out. Never the 401/403 of arca's own AWS call,
@@ -288,7 +270,7 @@ asio::awaitable<Result<std::string>> CodeArtifactUpstreams::fetch_endpoint(Conne
   auto response = co_await fetcher_.fetch(std::move(req));
   if (!response) co_return make_error(response.error().code, what + ": " + response.error().message);
   if (response->status != 200) {
-    const std::string detail = error_detail(*response);
+    const std::string detail = auth::aws_error_detail(*response);
     ARCA_LOG_WARN("{} returned HTTP {}{} (credentials from {})", what, response->status,
                   detail.empty() ? "" : " (" + detail + ")", creds->provider);
     co_return make_error(Errc::upstream_error, what + " returned HTTP " +
