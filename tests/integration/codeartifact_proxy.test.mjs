@@ -5,7 +5,8 @@
 // npm and pip through it with its cache in front: a sustained load across several token
 // refreshes, the service down for a minute, a token the service stops accepting (one forced
 // refresh and one retry), bad credentials / malformed token answers, and credentials found
-// through credential_process and a stand-in IMDSv2 instead of the environment.
+// through credential_process, stand-in IMDSv2 and ECS endpoints, web identity and a profile
+// with role_arn (a stand-in STS) instead of the environment.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -373,10 +374,16 @@ describe('CodeArtifact upstream errors reach the client as gateway errors, witho
   });
 });
 
-describe('the proxy finds AWS credentials like the CLI: credential_process, IMDSv2', { timeout: 60_000 }, () => {
+describe('the proxy finds AWS credentials like the CLI: credential_process, IMDSv2, ECS, web identity, role_arn', { timeout: 90_000 }, () => {
   let service;
   let imds;
   const imdsRequests = [];
+  let ecs;
+  const ecsRequests = [];
+  let sts;
+  const stsCalls = [];
+  const SOURCE_KEY_ID = 'AKIDSOURCEPROFILE01';
+  const WEB_IDENTITY = 'web-identity-jwt-from-the-file';
 
   before(async () => {
     service = await startArca({
@@ -408,11 +415,52 @@ describe('the proxy finds AWS credentials like the CLI: credential_process, IMDS
       res.end();
     });
     await new Promise((resolve) => imds.listen(0, '127.0.0.1', resolve));
+
+    // The ECS container endpoint: credentials only with the authorization token.
+    ecs = http.createServer((req, res) => {
+      ecsRequests.push(`${req.method} ${req.url} ${req.headers.authorization ?? '-'}`);
+      if (req.url !== '/creds' || req.headers.authorization !== 'ecs-task-token') {
+        res.writeHead(401);
+        return res.end();
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ AccessKeyId: ACCESS_KEY_ID, SecretAccessKey: SECRET_ACCESS_KEY, Token: 'ecs-session',
+        Expiration: new Date(Date.now() + 3600_000).toISOString() }));
+    });
+    await new Promise((resolve) => ecs.listen(0, '127.0.0.1', resolve));
+
+    // STS: AssumeRole must be SigV4-signed with the source profile's key; AssumeRoleWithWebIdentity
+    // carries the token from the file. Both answer STS's XML with the service's keys.
+    sts = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => { body += c; });
+      req.on('end', () => {
+        const params = new URLSearchParams(req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '');
+        for (const [k, v] of new URLSearchParams(body)) params.set(k, v);
+        const action = params.get('Action');
+        stsCalls.push({ action, roleArn: params.get('RoleArn'), authorization: req.headers.authorization ?? '' });
+        const ok = (action === 'AssumeRole' && (req.headers.authorization ?? '').includes(`Credential=${SOURCE_KEY_ID}/`)) ||
+          (action === 'AssumeRoleWithWebIdentity' && params.get('WebIdentityToken') === WEB_IDENTITY);
+        if (!ok) {
+          res.writeHead(403, { 'content-type': 'text/xml' });
+          return res.end('<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not allowed</Message></Error></ErrorResponse>');
+        }
+        const expiration = new Date(Date.now() + 3600_000).toISOString();
+        res.writeHead(200, { 'content-type': 'text/xml' });
+        res.end(`<${action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><${action}Result><Credentials>` +
+          `<AccessKeyId>${ACCESS_KEY_ID}</AccessKeyId><SecretAccessKey>${SECRET_ACCESS_KEY}</SecretAccessKey>` +
+          `<SessionToken>sts-session</SessionToken><Expiration>${expiration}</Expiration></Credentials>` +
+          `</${action}Result></${action}Response>`);
+      });
+    });
+    await new Promise((resolve) => sts.listen(0, '127.0.0.1', resolve));
   });
 
   after(async () => {
     if (service) await service.stop();
     if (imds) imds.close();
+    if (ecs) ecs.close();
+    if (sts) sts.close();
     awsEnvironment(SECRET_ACCESS_KEY);
   });
 
@@ -456,5 +504,55 @@ describe('the proxy finds AWS credentials like the CLI: credential_process, IMDS
     await provesToken('ca-proxy-imds');
     assert.deepEqual(imdsRequests.slice(0, 3), ['PUT /latest/api/token',
       'GET /latest/meta-data/iam/security-credentials/', 'GET /latest/meta-data/iam/security-credentials/arca-role']);
+  });
+
+  // Only the provider under test can answer: no keys in the environment, no profile files, no IMDS.
+  function bareEnvironment() {
+    awsEnvironment(SECRET_ACCESS_KEY);
+    delete process.env.AWS_ACCESS_KEY_ID;
+    delete process.env.AWS_SECRET_ACCESS_KEY;
+    process.env.AWS_CONFIG_FILE = '/nonexistent/config';
+    process.env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent/credentials';
+  }
+
+  test('the ECS container endpoint with its authorization token', async () => {
+    bareEnvironment();
+    process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI = `http://127.0.0.1:${ecs.address().port}/creds`;
+    process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN = 'ecs-task-token';
+    await provesToken('ca-proxy-ecs');
+    assert.ok(ecsRequests.length >= 1);
+    assert.ok(ecsRequests.every((r) => r === 'GET /creds ecs-task-token'), ecsRequests.join('\n'));
+  });
+
+  test('web identity: the token file and role through STS AssumeRoleWithWebIdentity', async () => {
+    bareEnvironment();
+    const dir = makeTempDir('ca-creds-webid');
+    fs.writeFileSync(path.join(dir, 'token'), WEB_IDENTITY);
+    process.env.AWS_WEB_IDENTITY_TOKEN_FILE = path.join(dir, 'token');
+    process.env.AWS_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/ci-web`;
+    process.env.AWS_ENDPOINT_URL_STS = `http://127.0.0.1:${sts.address().port}`;
+    const before = stsCalls.length;
+    await provesToken('ca-proxy-webid');
+    const calls = stsCalls.slice(before);
+    assert.ok(calls.some((c) => c.action === 'AssumeRoleWithWebIdentity' && c.roleArn === `arn:aws:iam::${ACCOUNT}:role/ci-web`),
+      JSON.stringify(calls));
+  });
+
+  test('a profile with role_arn and source_profile: STS AssumeRole signed with the source keys', async () => {
+    bareEnvironment();
+    const dir = makeTempDir('ca-creds-role');
+    fs.writeFileSync(path.join(dir, 'credentials'),
+      `[base]\naws_access_key_id = ${SOURCE_KEY_ID}\naws_secret_access_key = sourceSecretNeverPrinted000000000001\n`);
+    fs.writeFileSync(path.join(dir, 'config'),
+      `[profile deploy]\nrole_arn = arn:aws:iam::${ACCOUNT}:role/deployer\nsource_profile = base\n`);
+    process.env.AWS_CONFIG_FILE = path.join(dir, 'config');
+    process.env.AWS_SHARED_CREDENTIALS_FILE = path.join(dir, 'credentials');
+    process.env.AWS_PROFILE = 'deploy';
+    process.env.AWS_ENDPOINT_URL_STS = `http://127.0.0.1:${sts.address().port}`;
+    const before = stsCalls.length;
+    await provesToken('ca-proxy-role');
+    const calls = stsCalls.slice(before);
+    assert.ok(calls.some((c) => c.action === 'AssumeRole' && c.roleArn === `arn:aws:iam::${ACCOUNT}:role/deployer` &&
+      c.authorization.startsWith('AWS4-HMAC-SHA256 ')), JSON.stringify(calls));
   });
 });
