@@ -104,6 +104,7 @@ struct NugetHandler final : FormatHandler {
   Context& ctx;
   std::mutex mutex;  // guards packages
   UpstreamDocuments documents;
+  UpstreamDocuments nuspecs;  // upstream .nuspec files of versions not stored yet
   LruMap<UpstreamPackage> packages;
   ViewCache<const View> views;
   Flights<Result<UpstreamPackage>> package_flights;
@@ -112,6 +113,7 @@ struct NugetHandler final : FormatHandler {
   explicit NugetHandler(Context& c)
       : ctx(c),
         documents(c, document_traits(c), c.config.cache.memory_cache_bytes / 4),
+        nuspecs(c, nuspec_traits(c), c.config.cache.memory_cache_bytes / 16),
         packages(c.config.cache.memory_cache_bytes / 4),
         views(c.config.cache.memory_cache_bytes / 4) {}
 
@@ -182,6 +184,15 @@ struct NugetHandler final : FormatHandler {
     t.max_bytes = c.config.upstream.max_metadata_bytes;
     t.persist_absent = true;
     t.parse_response = &check_json;
+    return t;
+  }
+
+  static DocumentTraits nuspec_traits(const Context& c) {
+    DocumentTraits t;
+    t.meta_prefix = "nuget-nuspec";
+    t.accept = "application/xml";
+    t.max_bytes = c.config.upstream.max_metadata_bytes;
+    t.persist_absent = true;
     return t;
   }
 
@@ -746,20 +757,21 @@ struct NugetHandler final : FormatHandler {
     if (url.size() > 6 && url.substr(url.size() - 6) == ".nupkg") {
       url = url.substr(0, url.rfind('/') + 1) + lid + ".nuspec";
     }
-    UpstreamRequest req;
-    req.url = url;
-    ++ctx.metrics.upstream_requests;
-    auto resp = co_await ctx.client.fetch(req, ctx.config.upstream.max_metadata_bytes);
-    if (!resp || resp->head.status != 200) {
-      ++ctx.metrics.upstream_errors;
-      std::string why =
-          resp ? "upstream answered " + std::to_string(resp->head.status) : resp.error().message;
+    // Cached like the other upstream documents (fresh for the connection's TTL, one fetch at a
+    // time, the stored copy while the upstream fails).
+    DocumentRequest doc_request;
+    doc_request.what = ".nuspec of " + lid + " " + lver;
+    doc_request.key = url;
+    doc_request.url = url;
+    auto doc = co_await nuspecs.get(info->origin.connection, std::move(doc_request));
+    if (!doc || !doc->found) {
+      std::string why = doc ? std::string("the upstream does not have it") : doc.error().message;
       co_await error(ex, 502,
                      "the upstream .nuspec of " + lid + " " + lver + " is unavailable: " + why);
       co_return;
     }
     Headers headers{{"Content-Type", "application/xml"}};
-    co_await ex.respond(200, std::move(headers), std::move(resp->body));
+    co_await ex.respond(200, std::move(headers), std::move(doc->body));
   }
 
   // --- Push and unlist ---

@@ -118,6 +118,14 @@ describe('NuGet V3 through arca', { timeout: 60_000 }, () => {
     const spec = await request(`${flat}up.lib/2.0.0/up.lib.nuspec`);
     assert.equal(spec.status, 200);
     assert.match(spec.body.toString(), /<id>Up\.Lib<\/id>/);
+    // The nuspec of a version not stored yet comes from the upstream once, then from the cache.
+    const upstreamNuspec = (r) => r.path.endsWith('up.lib/0.9.0/up.lib.nuspec');
+    for (let i = 0; i < 3; i++) {
+      const s = await request(`${flat}up.lib/0.9.0/up.lib.nuspec`);
+      assert.equal(s.status, 200);
+      assert.match(s.body.toString(), /<version>0\.9\.0<\/version>/);
+    }
+    assert.equal(up.count(upstreamNuspec), 1, 'one upstream fetch of the 0.9.0 nuspec');
     const missing = await request(`${flat}no.such.package/index.json`);
     assert.equal(missing.status, 404);
     // Unknown versions of a known id: 404 for the nupkg and the nuspec.
