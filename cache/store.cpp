@@ -421,6 +421,10 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const StoreOp
   blobs.min_blob_size = k_min_blob_size;
   blobs.blob_compression_type = rocksdb::kNoCompression;  // packages are compressed already
   blobs.enable_blob_garbage_collection = true;
+  // Chunks sit in the memtable until a flush moves them into a blob file: a small memtable keeps
+  // the memory of large fills low (two 16 MiB memtables at most, instead of RocksDB's 64 MiB
+  // default each), at the cost of more, smaller flushes.
+  blobs.write_buffer_size = 16 << 20;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (size_t c = 0; c < cf_count; ++c) {
