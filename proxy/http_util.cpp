@@ -1,19 +1,8 @@
 #include "proxy/http_util.hpp"
 
-#include <boost/url/decode_view.hpp>
-#include <boost/url/pct_string_view.hpp>
-
 #include <cctype>
 
 namespace arca::proxy {
-
-std::optional<std::string> percent_decode(std::string_view s) {
-  auto pct = boost::urls::make_pct_string_view(s);
-  if (!pct) return std::nullopt;
-  std::string out;
-  pct->decode({}, boost::urls::string_token::assign_to(out));
-  return out;
-}
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
   std::vector<std::string_view> out;

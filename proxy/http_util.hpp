@@ -2,6 +2,7 @@
 // Small helpers every protocol handler needs for request paths and for the URLs it writes into
 // documents. Thread-safety: free functions.
 
+#include "common/url.hpp"  // percent_decode for path segments
 #include "config/config.hpp"
 #include "proxy/http.hpp"
 
@@ -11,9 +12,6 @@
 #include <vector>
 
 namespace arca::proxy {
-
-// Percent-decodes one path segment; nullopt when the encoding is malformed.
-std::optional<std::string> percent_decode(std::string_view s);
 
 // Splits on `sep`, keeping empty parts ("a//b" gives "a", "", "b").
 std::vector<std::string_view> split(std::string_view s, char sep);

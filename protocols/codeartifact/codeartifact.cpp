@@ -1,6 +1,7 @@
 #include "protocols/codeartifact/codeartifact.hpp"
 
 #include "common/digest.hpp"
+#include "common/url.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -99,31 +100,6 @@ std::optional<ApiError> check_integer(std::string_view member, std::string_view 
   }
   out = n;
   return std::nullopt;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::optional<std::string> pct_decode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%') {
-      if (i + 2 >= s.size()) return std::nullopt;
-      int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else if (s[i] == '+') {
-      out += ' ';
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
 }
 
 // Checks one query value by the shape of the member it binds to.
@@ -416,9 +392,10 @@ std::optional<ApiError> parse_query(std::string_view raw, Query& out) {
     auto part = raw.substr(pos, amp == std::string_view::npos ? std::string_view::npos : amp - pos);
     if (!part.empty()) {
       auto eq = part.find('=');
-      auto key = pct_decode(part.substr(0, eq));
+      auto key = percent_decode(part.substr(0, eq), /*plus_as_space=*/true);
       auto value =
-          pct_decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1));
+          percent_decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1),
+                         /*plus_as_space=*/true);
       if (!key || !value)
         return validation_error("malformed percent-encoding in the query string", "CANNOT_PARSE");
       if (out.count(*key))

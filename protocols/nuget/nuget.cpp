@@ -1,10 +1,9 @@
 #include "protocols/nuget/nuget.hpp"
 
+#include "common/url.hpp"
+
 #include <archive.h>
 #include <archive_entry.h>
-#include <boost/url/encoding_opts.hpp>
-#include <boost/url/grammar/string_token.hpp>
-#include <boost/url/pct_string_view.hpp>
 #include <pugixml.hpp>
 
 #include <algorithm>
@@ -129,12 +128,10 @@ Result<std::vector<QueryParam>> parse_query_string(std::string_view raw) {
   // application/x-www-form-urlencoded: '+' is a space, as NuGet clients (and ASP.NET, which
   // NuGet.Server ran on) encode it. Characters RFC 3986 wants escaped but that clients send raw
   // (spaces, quotes) are taken as they are; a '%' not followed by two hex digits is an error.
-  boost::urls::encoding_opts opts;
-  opts.space_as_plus = true;
-  auto decode = [&](std::string_view part, std::string& out) -> bool {
-    auto pct = boost::urls::make_pct_string_view(part);
-    if (!pct) return false;
-    pct->decode(opts, boost::urls::string_token::assign_to(out));
+  auto decode = [](std::string_view part, std::string& out) -> bool {
+    auto decoded = percent_decode(part, /*plus_as_space=*/true);
+    if (!decoded) return false;
+    out = std::move(*decoded);
     return true;
   };
   std::vector<QueryParam> out;

@@ -3,6 +3,7 @@
 #include "common/compress.hpp"
 #include "common/digest.hpp"
 #include "common/log.hpp"
+#include "common/url.hpp"
 
 TEST_SUITE("common") {
   TEST_CASE("digests of a known string") {
@@ -19,6 +20,19 @@ TEST_SUITE("common") {
     h.update("a");
     h.update("bc");
     CHECK(h.finish().sha256 == arca::digest_of("abc").sha256);
+  }
+
+  TEST_CASE("percent_decode: escapes, '+', malformed input") {
+    CHECK(arca::percent_decode("a%2Fb%20c") == std::optional<std::string>("a/b c"));
+    CHECK(arca::percent_decode("%e2%82%AC") == std::optional<std::string>("\xe2\x82\xac"));
+    CHECK(arca::percent_decode("a+b") == std::optional<std::string>("a+b"));
+    CHECK(arca::percent_decode("a+b%2B", true) == std::optional<std::string>("a b+"));
+    CHECK(arca::percent_decode("it's a 'raw' term") == std::optional<std::string>("it's a 'raw' term"));
+    CHECK(arca::percent_decode("") == std::optional<std::string>(""));
+    for (std::string_view bad : {"%", "%4", "%zz", "a%g1", "%%41"}) {
+      CHECK_MESSAGE(!arca::percent_decode(bad), bad);
+      CHECK_MESSAGE(!arca::percent_decode(bad, true), bad);
+    }
   }
 
   TEST_CASE("hex round trip and rejection") {
