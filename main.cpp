@@ -71,7 +71,7 @@ int serve(const std::string& config_path, const std::string& listen, const std::
   proxy::Metrics metrics;
   proxy::UpstreamClient client(ioc.get_executor(), cfg.upstream);
   proxy::AssetService assets(ioc, pool, **store, client, cfg, metrics);
-  proxy::Context context{cfg, ioc, pool, **store, client, assets, metrics, proxy::Topology(cfg)};
+  proxy::Context context{cfg, ioc, pool, **store, client, assets, metrics, repo::Topology(cfg)};
   // Real CodeArtifact repositories as upstreams: AWS credentials, tokens, endpoints; the
   // client asks it for the credentials of every upstream request.
   proxy::CodeArtifactUpstreams codeartifact(cfg, client, **store, pool);

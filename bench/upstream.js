@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// Stand-in npm registry for bench/npm_bench.sh.
+// Stand-in npm registry for bench/npm_bench.sh and bench/publish-churn.
 //
 //   node bench/upstream.js --dir DIR --port-file FILE [--big-mb 500] [--cold 20]
-//                          [--packument-versions 500]
+//                          [--packument-versions 500] [--packument NAME:VERSIONS ...]
 //
 // Listens on 127.0.0.1:0, generates its fixtures (tarball URLs need the port), writes
 // DIR/fixtures.json (names, versions, sizes, digests, file paths) and only then the port file.
@@ -13,6 +13,8 @@
 //   bench-packument    --packument-versions versions with realistic manifests (~550 KB rendered)
 //   bench-huge         1 version, --big-mb MB tarball streamed from disk (RSS test)
 //   bench-cold-N       N in [0, --cold), 1 version, ~20 KB tarball (cold time to first byte)
+//   NAME               each --packument NAME:VERSIONS (repeatable): VERSIONS versions with rich,
+//                      typescript-like manifests, ~3.9 KB each (bench/publish-churn)
 //
 // Tarballs are random bytes: arca only checks dist.integrity / dist.shasum. Small tarballs are
 // served from memory, the big one is streamed from DIR/huge.tgz. GET /_stats returns how many
@@ -24,7 +26,7 @@ const path = require('node:path');
 const crypto = require('node:crypto');
 
 function args() {
-  const a = { dir: null, portFile: null, bigMb: 500, cold: 20, packumentVersions: 500 };
+  const a = { dir: null, portFile: null, bigMb: 500, cold: 20, packumentVersions: 500, packuments: [] };
   const v = process.argv.slice(2);
   for (let i = 0; i < v.length; i++) {
     const k = v[i], n = v[i + 1];
@@ -33,6 +35,11 @@ function args() {
     else if (k === '--big-mb') a.bigMb = Number(n), i++;
     else if (k === '--cold') a.cold = Number(n), i++;
     else if (k === '--packument-versions') a.packumentVersions = Number(n), i++;
+    else if (k === '--packument') {
+      const m = /^([a-z0-9][a-z0-9._-]*):([0-9]+)$/.exec(n || '');
+      if (!m) throw new Error('--packument wants NAME:VERSIONS, got ' + n);
+      a.packuments.push({ name: m[1], versions: Number(m[2]) }), i++;
+    }
     else throw new Error('unknown argument ' + k);
   }
   if (!a.dir || !a.portFile) throw new Error('--dir and --port-file are required');
@@ -130,9 +137,13 @@ async function main() {
   simple('bench-large', 4 * 1024 * 1024);
   for (let i = 0; i < opt.cold; i++) simple(`bench-cold-${i}`, 20 * 1024);
 
-  // bench-packument: many versions with realistic manifests.
-  {
-    const rnd = mulberry32(42);
+  // Packuments with many versions and realistic manifests, from a seeded PRNG so that their
+  // shape (and size) is the same on every run. style 'basic': the fields of bench-packument
+  // (its bytes must not change: npm_bench.sh's figures are compared across commits); style
+  // 'rich': what a big real package's versions carry (typescript's, roughly: ~3.9 KB each, with
+  // long scripts and devDependencies, bin, typings, signatures, _npmOperationalInternal).
+  function generated(name, count, seed, style) {
+    const rnd = mulberry32(seed);
     const pick = (a) => a[Math.floor(rnd() * a.length)];
     const word = () => pick(['parse', 'stream', 'async', 'util', 'core', 'fs', 'path', 'http',
       'json', 'color', 'debug', 'glob', 'semver', 'yaml', 'lodash', 'chalk', 'tslib', 'ansi',
@@ -141,36 +152,69 @@ async function main() {
     const range = () => pick(['^', '~', '>=', '']) + `${Math.floor(rnd() * 9)}.${Math.floor(rnd() * 20)}.${Math.floor(rnd() * 10)}`;
     const deps = (n) => { const o = {}; for (let i = 0; i < n; i++) o[depName()] = range(); return o; };
     const hex = (n) => { let s = ''; for (let i = 0; i < n; i++) s += Math.floor(rnd() * 16).toString(16); return s; };
+    const b64 = (n) => { const a = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'; let s = ''; for (let i = 0; i < n; i++) s += a[Math.floor(rnd() * 64)]; return s; };
+    const people = [{ name: 'bench', email: 'bench@example.com' }, { name: 'alice', email: 'alice@example.com' },
+                    { name: 'bob', email: 'bob@example.com' }, { name: 'carol', email: 'carol@example.com' }];
     const versions = [];
     let major = 0, minor = 0, patch = 0;
-    for (let i = 0; i < opt.packumentVersions; i++) {
+    for (let i = 0; i < count; i++) {
       const r = rnd();
       if (r < 0.02) { major++; minor = 0; patch = 0; } else if (r < 0.2) { minor++; patch = 0; } else patch++;
       const version = `${major}.${minor}.${patch}` + (rnd() < 0.05 ? `-beta.${Math.floor(rnd() * 5)}` : '');
       if (versions.some((v) => v.version === version)) { patch++; i--; continue; }
-      const fake = Buffer.from(`bench-packument@${version}`);
-      versions.push({
+      const fake = Buffer.from(`${name}@${version}`);
+      const v = {
         version, ...digests(fake),
         distExtra: { fileCount: 10 + Math.floor(rnd() * 200), unpackedSize: 10000 + Math.floor(rnd() * 900000) },
         manifest: {
           description: 'A benchmark package',
           scripts: { test: 'node --test' },
-          repository: { type: 'git', url: 'git+https://github.com/example/bench-packument.git' },
+          repository: { type: 'git', url: `git+https://github.com/example/${name}.git` },
           keywords: [word(), word()],
           author: { name: 'Bench Author', email: 'author@example.com' },
           license: 'MIT',
           dependencies: deps(2 + Math.floor(rnd() * 6)),
           devDependencies: deps(1 + Math.floor(rnd() * 4)),
           engines: { node: '>=' + (10 + Math.floor(rnd() * 10)) },
-          gitHead: hex(40), _id: `bench-packument@${version}`, _npmVersion: '9.6.7',
+          gitHead: hex(40), _id: `${name}@${version}`, _npmVersion: '9.6.7',
           _npmUser: { name: 'bench', email: 'bench@example.com' },
           maintainers: [{ name: 'bench', email: 'bench@example.com' }],
         },
-      });
+      };
+      if (style === 'rich') {
+        const m = v.manifest;
+        m.description = `${name}: a language for application-scale JavaScript (benchmark stand-in)`;
+        m.keywords = Array.from({ length: 5 + Math.floor(rnd() * 4) }, word);
+        m.homepage = `https://www.example.com/${name}`;
+        m.bugs = { url: `https://github.com/example/${name}/issues` };
+        m.main = './lib/index.js';
+        m.typings = './lib/index.d.ts';
+        m.bin = { [name]: './bin/cli', [`${name}-server`]: './bin/server' };
+        m.scripts = {};
+        for (const s of ['build', 'test', 'lint', 'clean', 'format', 'prepare', 'pretest', 'build:compiler',
+                         'build:tests', 'test:eslint-rules', 'gulp', 'setup-hooks', 'postinstall', 'typecheck']) {
+          if (rnd() < 0.8) m.scripts[s] = `hereby ${s.replace(':', '-')} --${word()} --${word()}=${hex(6)}`;
+        }
+        m.devDependencies = deps(20 + Math.floor(rnd() * 25));
+        m.dependencies = rnd() < 0.3 ? deps(1 + Math.floor(rnd() * 3)) : {};
+        m.directories = {};
+        m.packageManager = 'npm@8.19.4';
+        m.browser = { fs: false, os: false, path: false, crypto: false, buffer: false, 'source-map-support': false };
+        m.volta = { node: '20.1.0', npm: '8.19.4' };
+        m._hasShrinkwrap = false;
+        m._nodeVersion = `${14 + Math.floor(rnd() * 8)}.${Math.floor(rnd() * 20)}.${Math.floor(rnd() * 10)}`;
+        m._npmOperationalInternal = { host: `s3://npm-registry-packages-${hex(8)}`, tmp: `tmp/${name}_${version}_${1500000000000 + Math.floor(rnd() * 2e11)}_0.${hex(16)}` };
+        m.maintainers = people.slice(0, 2 + Math.floor(rnd() * 3));
+        v.distExtra['npm-signature'] = `-----BEGIN PGP SIGNATURE-----\r\nVersion: OpenPGP.js v3.0.4\r\n\r\n${b64(600)}\r\n-----END PGP SIGNATURE-----\r\n`;
+        v.distExtra.signatures = [{ keyid: 'SHA256:jl3bwswu80PjjokCgh0o2w5c2U4LhQAE57gj9cz1kzA', sig: `MEUCI${b64(90)}` }];
+      }
+      versions.push(v);
     }
-    const bytes = packument('bench-packument', versions, { readme: '# bench-packument\n\n' + 'Lorem ipsum dolor sit amet. '.repeat(200) });
-    fixtures.packages['bench-packument'] = { versions: versions.length, packumentBytes: bytes };
+    const bytes = packument(name, versions, { readme: `# ${name}\n\n` + 'Lorem ipsum dolor sit amet. '.repeat(200) });
+    fixtures.packages[name] = { versions: versions.length, packumentBytes: bytes };
   }
+  generated('bench-packument', opt.packumentVersions, 42, 'basic');
+  opt.packuments.forEach(({ name, versions }, i) => generated(name, versions, 4242 + i, 'rich'));
 
   // bench-huge: streamed to disk and hashed in one pass, never held in memory.
   {

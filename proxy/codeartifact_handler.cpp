@@ -1,5 +1,7 @@
 #include "proxy/codeartifact_handler.hpp"
 
+#include "repo/resolver.hpp"
+
 #include "auth/sigv4.hpp"
 #include "common/log.hpp"
 #include "protocols/codeartifact/codeartifact.hpp"
@@ -193,7 +195,9 @@ struct Reply {
   json body = json::object();
   std::optional<cache::BlobRecord> blob;  // GetPackageVersionAsset
   Headers headers;
-  bool generation_changed = false;
+  // What the operation changed, for scoped invalidation (repo/generations.hpp).
+  std::vector<PackageKey> changed_packages;
+  bool everything_changed = false;
   static Reply fail(ApiError e) {
     Reply r;
     r.error = std::move(e);
@@ -642,13 +646,15 @@ struct CodeArtifactHandler::Impl {
     return std::move(**v);
   }
 
+  // originType and domainEntryPoint: where the version first entered the domain, kept through
+  // retention and copies (records older than that: derived from the repository holding it).
   json origin_json(const config::RepositoryConfig& repo, const VersionRecord& v) {
+    const EntryPoint e = repo::derived_entry(repo, v);
     json entry = json::object();
-    if (v.origin == "EXTERNAL" && !repo.external_connection.empty()) {
-      entry["externalConnectionName"] = repo.external_connection;
-    } else {
-      entry["repositoryName"] = repo.name;
-    }
+    if (!e.external_connection.empty())
+      entry["externalConnectionName"] = e.external_connection;
+    else
+      entry["repositoryName"] = e.repository;
     return {{"domainEntryPoint", entry}, {"originType", v.origin.empty() ? "UNKNOWN" : v.origin}};
   }
 
@@ -851,7 +857,7 @@ struct CodeArtifactHandler::Impl {
       return Reply::fail(ca::internal_error(s.error().message));
     if (auto s = apply_repo(domain.name, r); !s)
       return Reply::fail(ca::internal_error(s.error().message));
-    ++ctx.generation;
+    ctx.generations.all_changed();
     ARCA_LOG_INFO("control plane: created repository {}/{}", domain.name, r.name);
     return Reply::ok({{"repository", repo_description(domain, r)}});
   }
@@ -880,7 +886,7 @@ struct CodeArtifactHandler::Impl {
       return Reply::fail(ca::internal_error(s.error().message));
     if (auto s = apply_repo(domain.name, r); !s)
       return Reply::fail(ca::internal_error(s.error().message));
-    ++ctx.generation;
+    ctx.generations.all_changed();
     auto* now_domain = ctx.topology.domain(domain.name);
     return Reply::ok({{"repository", repo_description(*now_domain, r)}});
   }
@@ -994,7 +1000,7 @@ struct CodeArtifactHandler::Impl {
     // Its places on package groups' allowed-repository lists go with it.
     if (auto f = groups.forget_repository(domain.name, r.name); !f)
       return Reply::fail(ca::internal_error(f.error().message));
-    ++ctx.generation;
+    ctx.generations.all_changed();
     ARCA_LOG_INFO("control plane: deleted repository {}/{}", domain.name, r.name);
     return Reply::ok({{"repository", desc}});
   }
@@ -1757,7 +1763,7 @@ struct CodeArtifactHandler::Impl {
         return Reply::fail(ca::internal_error(s.error().message));
     }
     Reply r = Reply::ok({{"successfulVersions", plan.successful}, {"failedVersions", plan.failed}});
-    r.generation_changed = !plan.targets.empty();
+    if (!plan.targets.empty()) r.changed_packages.push_back(pr.key);
     return r;
   }
 
@@ -1807,7 +1813,7 @@ struct CodeArtifactHandler::Impl {
         return Reply::fail(ca::internal_error(s.error().message));
     }
     Reply r = Reply::ok({{"successfulVersions", plan.successful}, {"failedVersions", plan.failed}});
-    r.generation_changed = !plan.targets.empty();
+    if (!plan.targets.empty()) r.changed_packages.push_back(pr.key);
     return r;
   }
 
@@ -1833,7 +1839,7 @@ struct CodeArtifactHandler::Impl {
     if (auto s = ctx.store.commit(std::move(batch), true); !s)
       return Reply::fail(ca::internal_error(s.error().message));
     Reply r = Reply::ok({{"deletedPackage", summary}});
-    r.generation_changed = true;
+    r.changed_packages.push_back(pr.key);
     return r;
   }
 
@@ -1928,6 +1934,8 @@ struct CodeArtifactHandler::Impl {
     }
     std::set<std::string> copied;
     for (auto& [v, from] : copies) {
+      // The copy keeps the origin of the source version (where it entered the domain).
+      if (auto* holder = ctx.topology.repository(from.domain, from.repo)) v.entry = repo::derived_entry(*holder, v);
       batch.put(cache::Space::index, version_key(dst.key, v.version), encode(v));
       for (auto& [name, a] : v.assets) {
         batch.put(cache::Space::index,
@@ -1962,7 +1970,7 @@ struct CodeArtifactHandler::Impl {
         return Reply::fail(ca::internal_error(s.error().message));
     }
     Reply r = Reply::ok({{"successfulVersions", successful}, {"failedVersions", failed}});
-    r.generation_changed = !copies.empty();
+    if (!copies.empty()) r.changed_packages.push_back(dst.key);
     return r;
   }
 
@@ -2052,7 +2060,7 @@ struct CodeArtifactHandler::Impl {
     body["status"] = v.status;
     body["asset"] = asset_summary(asset_name, asset);
     Reply r = Reply::ok(body);
-    r.generation_changed = true;
+    r.changed_packages.push_back(pr.key);
     return r;
   }
 
@@ -2100,7 +2108,7 @@ struct CodeArtifactHandler::Impl {
       if (out.error) return Reply::fail(*out.error);
       Reply reply = Reply::ok(std::move(out.body));
       // Origin controls decide which versions the data plane lists: rebuild npm documents.
-      reply.generation_changed = PackageGroupsHandler::changes_restrictions(call.op->name);
+      reply.everything_changed = PackageGroupsHandler::changes_restrictions(call.op->name);
       return reply;
     }
     return Reply::fail(ca::unknown_operation(call.request->method, call.request->path));
@@ -2166,7 +2174,8 @@ asio::awaitable<void> CodeArtifactHandler::handle(Exchange& ex) {
     }
   };
   Reply reply = co_await offload(impl.ctx.pool, std::move(run));
-  if (reply.generation_changed) ++impl.ctx.generation;
+  if (reply.everything_changed) impl.ctx.generations.all_changed();
+  for (auto& k : reply.changed_packages) impl.ctx.generations.package_changed(k.domain, k.format, k.ns, k.name);
   const std::string op_name = call.op ? std::string(call.op->name) : std::string("unknown");
   if (reply.error) {
     Headers headers;

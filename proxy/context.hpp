@@ -7,8 +7,11 @@
 #include "config/config.hpp"
 #include "proxy/assets.hpp"
 #include "proxy/metrics.hpp"
-#include "proxy/repository_index.hpp"
 #include "proxy/upstream_client.hpp"
+#include "repo/generations.hpp"
+#include "repo/origin.hpp"
+#include "repo/records.hpp"
+#include "repo/topology.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -17,6 +20,35 @@
 #include <memory>
 
 namespace arca::proxy {
+
+// The repository model (repo/) under the names the data-plane handlers have always used; they
+// go when the handlers move into formats/.
+using repo::Arrival;
+using repo::AssetRecord;
+using repo::EntryPoint;
+using repo::OriginPolicy;
+using repo::PackageKey;
+using repo::PackageOriginConfig;
+using repo::PackageRecord;
+using repo::Topology;
+using repo::VersionRecord;
+using repo::asset_key;
+using repo::decode_asset;
+using repo::decode_package;
+using repo::decode_version;
+using repo::encode;
+using repo::find_asset;
+using repo::find_package;
+using repo::find_version;
+using repo::iso8601;
+using repo::list_versions;
+using repo::now_unix_ms;
+using repo::origin_key;
+using repo::package_key;
+using repo::set_initial_origin;
+using repo::stored_asset_blob;
+using repo::version_key;
+using repo::version_prefix;
 
 class PackageGroupsHandler;
 class CodeArtifactUpstreams;
@@ -29,9 +61,10 @@ struct Context {
   UpstreamClient& client;
   AssetService& assets;
   Metrics& metrics;
-  Topology topology;
-  // Bumped whenever published content or tags change, so rendered documents are rebuilt.
-  std::atomic<uint64_t> generation{1};
+  repo::Topology topology;
+  // What documents built from repository content were built for: moved per package when it
+  // changes, for everything when the topology or package groups change (repo/generations.hpp).
+  repo::Generations generations;
   // Signs and checks the authorization tokens of the data plane; set at startup
   // (load_control_plane in proxy/codeartifact_handler.hpp), before listening.
   std::unique_ptr<auth::TokenService> tokens;

@@ -19,7 +19,9 @@
 #include "common/log.hpp"
 #include "protocols/maven/maven.hpp"
 #include "proxy/assets.hpp"
+#include "proxy/asset_path.hpp"
 #include "proxy/blocking.hpp"
+#include "proxy/flights.hpp"
 #include "proxy/codeartifact_upstreams.hpp"
 #include "proxy/upstream_documents.hpp"
 #include "proxy/package_groups_handler.hpp"
@@ -89,6 +91,12 @@ struct PutOutcome {
 
 }  // namespace
 
+// The digests an upstream declares for a file in its checksum siblings.
+struct DeclaredChecksum {
+  std::optional<Sha1> sha1;
+  std::optional<Sha256> sha256;
+};
+
 // The handler (one per process, from make_maven_handler).
 struct MavenHandler final : FormatHandler {
   boost::asio::awaitable<void> handle(Exchange& exchange, const config::DomainConfig& domain,
@@ -98,6 +106,7 @@ struct MavenHandler final : FormatHandler {
 
   Context& ctx;
   UpstreamDocuments documents;
+  Flights<Result<DeclaredChecksum>> checksums;
   std::mutex publish_mutex;
 
   explicit MavenHandler(Context& c) : ctx(c), documents(c, document_traits(), 0) {}
@@ -116,14 +125,6 @@ struct MavenHandler final : FormatHandler {
 
   // The repositories whose content the asking repository may take for an artifact: itself, and
   // its upstreams when INTERNAL_UPSTREAM allows it.
-  static std::vector<const config::RepositoryConfig*> reachable(
-      std::vector<const config::RepositoryConfig*> order, const config::RepositoryConfig& repo,
-      const OriginPolicy& policy) {
-    if (policy.allows(pg::RestrictionType::internal_upstream, repo.name)) return order;
-    std::erase_if(order, [&](auto* r) { return r->name != repo.name; });
-    return order;
-  }
-
   // The external connection of `r` when new versions may be ingested through it.
   const config::ExternalConnectionConfig* open_connection(const config::RepositoryConfig& r,
                                                           const OriginPolicy& policy) const {
@@ -182,23 +183,6 @@ struct MavenHandler final : FormatHandler {
   // --- Reads ---
 
   // The stored blob of a path in the repository or one of its upstreams.
-  Result<std::optional<cache::BlobRecord>> find_stored(
-      const config::DomainConfig& domain, const std::vector<const config::RepositoryConfig*>& order,
-      const maven::Path& p) {
-    const std::string name = asset_name(p);
-    for (auto* r : order) {
-      PackageKey k{domain.name, r->name, std::string(k_format), p.group_id, p.artifact_id};
-      ARCA_TRY(auto asset, find_asset(ctx.store, k, name));
-      if (!asset || asset->version != p.version) continue;
-      auto sha = from_hex<32>(asset->sha256_hex);
-      if (!sha) continue;
-      ARCA_TRY(auto record, ctx.store.find_blob(*sha));
-      if (record) return record;
-      ARCA_LOG_ERROR("maven asset {} of {} names a missing blob", name, r->name);
-    }
-    return std::nullopt;
-  }
-
   // Serves `body` or, for a checksum request, its checksum.
   asio::awaitable<void> respond_document(Exchange& ex, const maven::Path& p, std::string body,
                                          std::string content_type) {
@@ -214,7 +198,7 @@ struct MavenHandler final : FormatHandler {
   asio::awaitable<void> artifact_metadata(Exchange& ex, const config::DomainConfig& domain,
                                           const config::RepositoryConfig& repo, maven::Path p) {
     const OriginPolicy policy = origin_policy(domain, p);
-    auto order = reachable(ctx.topology.resolution_order(domain.name, repo.name), repo, policy);
+    auto order = repo::reachable(ctx.topology.resolution_order(domain.name, repo.name), policy);
     maven::Metadata m;
     m.group_id = p.group_id;
     m.artifact_id = p.artifact_id;
@@ -286,7 +270,7 @@ struct MavenHandler final : FormatHandler {
   asio::awaitable<void> version_metadata(Exchange& ex, const config::DomainConfig& domain,
                                          const config::RepositoryConfig& repo, maven::Path p) {
     const OriginPolicy policy = origin_policy(domain, p);
-    auto order = reachable(ctx.topology.resolution_order(domain.name, repo.name), repo, policy);
+    auto order = repo::reachable(ctx.topology.resolution_order(domain.name, repo.name), policy);
     // Published builds come from the repositories' own (INTERNAL) content; builds cached from
     // an upstream are listed from the upstream's metadata while it answers, else from the cache.
     std::vector<std::string> own_files, cached_files;
@@ -329,20 +313,22 @@ struct MavenHandler final : FormatHandler {
                              const config::RepositoryConfig& repo, maven::Path p) {
     const OriginPolicy policy = origin_policy(domain, p);
     auto all = ctx.topology.resolution_order(domain.name, repo.name);
-    auto order = reachable(all, repo, policy);
-    auto stored = find_stored(domain, order, p);
+    auto order = repo::reachable(all, policy);
+    const PackageKey key{domain.name, repo.name, std::string(k_format), p.group_id, p.artifact_id};
+    auto stored = co_await locate_stored(ctx, all, policy, key, asset_name(p), p.version);
     if (!stored) {
       co_await error(ex, 500, stored.error().message);
       co_return;
     }
-    if (*stored) {
-      ++ctx.metrics.asset_hits;
+    if (stored->found) {
       if (p.checksum != maven::ChecksumKind::none) {
+        ++ctx.metrics.asset_hits;
         Headers headers{{"Content-Type", "text/plain"}};
-        co_await ex.respond(200, std::move(headers), checksum_hex((*stored)->digests, p.checksum));
+        co_await ex.respond(200, std::move(headers),
+                            checksum_hex(stored->found->blob.digests, p.checksum));
       } else {
         Headers headers{{"Content-Type", content_type_for(p.filename)}};
-        co_await ctx.assets.serve_blob(ex, **stored, std::move(headers));
+        co_await serve_located(ctx, ex, repo, *stored->found, key, p.version, std::move(headers));
       }
       co_return;
     }
@@ -384,7 +370,6 @@ struct MavenHandler final : FormatHandler {
       co_await error(ex, 404, "Not Found: " + path);
       co_return;
     }
-    ++ctx.metrics.asset_misses;
     auto base = co_await upstream_base_url(ctx.codeartifact, *ec, std::string(k_format));
     if (!base) {
       co_await error(ex, status_for(base.error()),
@@ -395,7 +380,36 @@ struct MavenHandler final : FormatHandler {
     FillSpec spec;
     spec.request.url = url;
     // Verify against the upstream's .sha1 (or .sha256) when it offers one.
-    bool verified = false;
+    auto declared = co_await upstream_checksum(url, path);
+    if (!declared) {
+      co_await error(ex, status_for(declared.error()), declared.error().message);
+      co_return;
+    }
+    spec.sha1 = declared->sha1;
+    spec.sha256 = declared->sha256;
+    spec.allow_unverified = !spec.sha1 && !spec.sha256;
+    spec.key = domain.name + '\x1f' + owner->name + "\x1fmaven\x1f" + path;
+    repo::IngestedAsset arrival;
+    arrival.package = key;
+    arrival.version = p.version;
+    arrival.asset = p.filename;
+    Headers headers{{"Content-Type", content_type_for(p.filename)}};
+    co_await fill_and_ingest(ctx, ex, std::move(spec), std::move(arrival), *owner, repo,
+                             std::move(headers));
+  }
+
+  // The digest the upstream declares for the file at `url` in its .sha1 (or .sha256) sibling;
+  // neither when it offers none. Concurrent misses of one file send one request per sibling.
+  asio::awaitable<Result<DeclaredChecksum>> upstream_checksum(std::string url, std::string path) {
+    auto [flight, leader] = checksums.join(url);
+    if (!leader) co_return co_await checksums.wait(flight);
+    Result<DeclaredChecksum> result = co_await fetch_checksum(url, path);
+    checksums.complete(url, flight, result);
+    co_return result;
+  }
+
+  asio::awaitable<Result<DeclaredChecksum>> fetch_checksum(std::string url, std::string path) {
+    DeclaredChecksum out;
     for (auto kind : {maven::ChecksumKind::sha1, maven::ChecksumKind::sha256}) {
       UpstreamRequest req;
       req.url = url + std::string(maven::checksum_suffix(kind));
@@ -403,59 +417,23 @@ struct MavenHandler final : FormatHandler {
       auto response = co_await ctx.client.fetch(std::move(req), k_max_checksum_bytes);
       if (!response) {
         ++ctx.metrics.upstream_errors;
-        co_await error(ex, status_for(response.error()),
-                       "upstream unavailable for " + path + ": " + response.error().message);
-        co_return;
+        co_return Error(response.error().code,
+                        "upstream unavailable for " + path + ": " + response.error().message);
       }
       if (response->head.status != 200) continue;
       auto hex = maven::parse_checksum(response->body, kind);
       if (!hex) {
-        co_await error(ex, 502,
-                       "the upstream's " + path + std::string(maven::checksum_suffix(kind)) +
-                           " is not a valid checksum");
-        co_return;
+        co_return make_error(Errc::upstream_error, "the upstream's " + path +
+                                                       std::string(maven::checksum_suffix(kind)) +
+                                                       " is not a valid checksum");
       }
       if (kind == maven::ChecksumKind::sha1)
-        spec.sha1 = from_hex<20>(*hex);
+        out.sha1 = from_hex<20>(*hex);
       else
-        spec.sha256 = from_hex<32>(*hex);
-      verified = true;
+        out.sha256 = from_hex<32>(*hex);
       break;
     }
-    spec.allow_unverified = !verified;
-    spec.key = domain.name + '\x1f' + owner->name + "\x1fmaven\x1f" + path;
-    PackageKey k{domain.name, owner->name, std::string(k_format), p.group_id, p.artifact_id};
-    std::string version = p.version;
-    std::string filename = p.filename;
-    cache::Store* store = &ctx.store;
-    spec.find_stored = [store, k, filename] { return stored_asset_blob(*store, k, filename); };
-    spec.on_commit = [store, k, version, filename](cache::Batch& batch,
-                                                   const cache::BlobRecord& record) {
-      AssetRecord asset{version, to_hex(record.digests.sha256), record.size};
-      batch.put(cache::Space::index, asset_key(k, filename), encode(asset));
-      // Record the ingested version (runs on the blocking pool: point reads are fine here).
-      auto existing = find_version(*store, k, version);
-      VersionRecord vr;
-      if (existing && *existing) {
-        vr = **existing;
-      } else {
-        vr.version = version;
-        vr.origin = "EXTERNAL";
-        vr.published_unix_ms = now_unix_ms();
-      }
-      bool present = false;
-      for (auto& [name, a] : vr.assets) present = present || name == filename;
-      if (!present) vr.assets.emplace_back(filename, asset);
-      batch.put(cache::Space::index, version_key(k, version), encode(vr));
-      auto pkg = find_package(*store, k);
-      if (pkg && !*pkg)
-        batch.put(cache::Space::index, package_key(k),
-                  encode(PackageRecord{json::object(), now_unix_ms()}));
-      // A failed read leaves the package-level configuration unset (ALLOW).
-      (void)set_initial_origin(*store, batch, k, Arrival::ingested);
-    };
-    Headers headers{{"Content-Type", content_type_for(p.filename)}};
-    co_await ctx.assets.fetch_and_serve(ex, std::move(spec), std::move(headers));
+    co_return out;
   }
 
   // --- Deploy ---
@@ -579,7 +557,7 @@ struct MavenHandler final : FormatHandler {
                                                          const config::RepositoryConfig& repo,
                                                          maven::Path p) {
     const OriginPolicy policy = origin_policy(domain, p);
-    auto order = reachable(ctx.topology.resolution_order(domain.name, repo.name), repo, policy);
+    auto order = repo::reachable(ctx.topology.resolution_order(domain.name, repo.name), policy);
     for (auto* r : order) {
       PackageKey k{domain.name, r->name, std::string(k_format), p.group_id, p.artifact_id};
       auto v = find_version(ctx.store, k, p.version);
@@ -667,7 +645,7 @@ struct MavenHandler final : FormatHandler {
       co_return;
     }
     if (result->changed) {
-      ++ctx.generation;
+      ctx.generations.package_changed(domain.name, k_format, p.group_id, p.artifact_id);
       ++ctx.metrics.publishes;
       ARCA_LOG_INFO("deployed {}:{}:{} {} to {}/{}", p.group_id, p.artifact_id, p.version,
                     p.filename, domain.name, repo.name);

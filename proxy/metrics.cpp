@@ -57,6 +57,7 @@ std::string Metrics::render() const {
   counter("arca_bytes_served_total", "Asset bytes sent to clients.", bytes_served);
   counter("arca_bytes_fetched_total", "Asset bytes read from upstreams.", bytes_fetched);
   counter("arca_publishes_total", "Package versions published.", publishes);
+  counter("arca_retained_total", "Versions retained from an upstream repository.", retained);
   return out;
 }
 

@@ -29,6 +29,8 @@ struct Metrics {
   std::atomic<uint64_t> bytes_served{0};
   std::atomic<uint64_t> bytes_fetched{0};
   std::atomic<uint64_t> publishes{0};
+  // Versions retained in a downstream repository from an upstream repository.
+  std::atomic<uint64_t> retained{0};
 
   void count_status(unsigned status);
   std::string render() const;

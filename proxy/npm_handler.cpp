@@ -9,6 +9,7 @@
 #include "common/compress.hpp"
 #include "common/log.hpp"
 #include "protocols/npm/npm.hpp"
+#include "proxy/asset_path.hpp"
 #include "proxy/blocking.hpp"
 #include "proxy/codeartifact_upstreams.hpp"
 #include "proxy/http_util.hpp"
@@ -210,6 +211,13 @@ struct NpmHandler final : FormatHandler {
     return std::optional<json>(std::move(doc));
   }
 
+  uint64_t package_generation(const config::DomainConfig& domain, const npm::PackageName& name) const {
+    return ctx.generations.package(domain.name, "npm", name.scope, name.name);
+  }
+  void package_changed(const config::DomainConfig& domain, const npm::PackageName& name) {
+    ctx.generations.package_changed(domain.name, "npm", name.scope, name.name);
+  }
+
   // Package-group and package-level origin controls of a package.
   OriginPolicy origin_restrictions(const config::DomainConfig& domain,
                                    const npm::PackageName& name) const {
@@ -220,7 +228,7 @@ struct NpmHandler final : FormatHandler {
   asio::awaitable<Result<ViewPtr>> view(const config::DomainConfig& domain,
                                         const config::RepositoryConfig& repo, npm::PackageName name) {
     const std::string key = domain.name + '\x1f' + repo.name + '\x1f' + name.full();
-    const uint64_t generation = ctx.generation.load();
+    const uint64_t generation = package_generation(domain, name);
     if (auto v = views.find(key, generation)) co_return *v;
     auto [flight, leader] = views.join(key);
     if (!leader) co_return co_await views.wait(flight);
@@ -295,13 +303,20 @@ struct NpmHandler final : FormatHandler {
     } else {
       view->found = true;
       json merged = npm::merge_packuments(name, sources);
-      // Versions held here with a status other than Published are not listed.
+      // Versions whose first holder (in resolution order) has them with a status other than
+      // Published are not listed; a repository that retained a version Published lists it even
+      // where an upstream repository archived its own copy.
       if (auto hidden = merged.find("_arca_hidden"); hidden != merged.end()) {
-        std::set<std::string> names;
+        std::set<std::string> names, listed;
         for (auto& doc : owned) {
           if (auto h = doc.find("_arca_hidden"); h != doc.end() && h->is_array()) {
             for (auto& v : *h) {
-              if (v.is_string()) names.insert(v.get<std::string>());
+              if (v.is_string() && !listed.count(v.get<std::string>())) names.insert(v.get<std::string>());
+            }
+          }
+          if (auto vs = doc.find("versions"); vs != doc.end() && vs->is_object()) {
+            for (auto v = vs->begin(); v != vs->end(); ++v) {
+              if (!names.count(v.key())) listed.insert(v.key());
             }
           }
         }
@@ -439,7 +454,7 @@ struct NpmHandler final : FormatHandler {
     const Headers headers{{"Content-Type", "application/octet-stream"},
                           {"Cache-Control", "public, max-age=31536000, immutable"}};
     const std::string resolved_key = domain.name + '\x1f' + repo.name + '\x1f' + name.full() + '\x1f' + file;
-    const uint64_t generation = ctx.generation.load();
+    const uint64_t generation = package_generation(domain, name);
     std::optional<cache::BlobRecord> known;
     {
       std::lock_guard lock(mutex);
@@ -452,37 +467,26 @@ struct NpmHandler final : FormatHandler {
     }
     auto order = ctx.topology.resolution_order(domain.name, repo.name);
     const OriginPolicy restrictions = origin_restrictions(domain, name);
-    // Fast path: the asset is already stored in this repository or one of its upstreams.
-    for (auto* r : order) {
-      if (r->name != repo.name && !restrictions.allows(pg::RestrictionType::internal_upstream, repo.name)) {
-        continue;
-      }
-      PackageKey k{domain.name, r->name, "npm", name.scope, name.name};
+    const PackageKey key{domain.name, repo.name, "npm", name.scope, name.name};
+    // Stored in this repository or one it may take from: serve it (and retain it here).
+    auto stored = co_await locate_stored(ctx, order, restrictions, key, file, *version);
+    if (!stored) {
+      co_await error(ex, 500, stored.error().message);
+      co_return;
+    }
+    if (!stored->unavailable_status.empty()) {
       // Archived and Disposed versions are not downloadable (and never fetched again).
-      auto status = find_version(ctx.store, k, *version);
-      if (status && *status && ((*status)->status == "Archived" || (*status)->status == "Disposed")) {
-        std::string message = "Not found: " + name.full() + "@" + *version + " is " + (*status)->status;
-        co_await error(ex, 404, message);
-        co_return;
+      std::string message = "Not found: " + name.full() + "@" + *version + " is " + stored->unavailable_status;
+      co_await error(ex, 404, message);
+      co_return;
+    }
+    if (stored->found) {
+      if (stored->found->holder->name == repo.name) {
+        std::lock_guard lock(mutex);
+        resolved.put(resolved_key, ResolvedAsset{stored->found->blob, generation}, resolved_key.size() + 256);
       }
-      auto asset = find_asset(ctx.store, k, file);
-      if (!asset) {
-        co_await error(ex, 500, asset.error().message);
-        co_return;
-      }
-      if (!*asset) continue;
-      auto sha = from_hex<32>((*asset)->sha256_hex);
-      auto record = sha ? ctx.store.find_blob(*sha) : Result<std::optional<cache::BlobRecord>>(std::nullopt);
-      if (record && *record) {
-        ++ctx.metrics.asset_hits;
-        {
-          std::lock_guard lock(mutex);
-          resolved.put(resolved_key, ResolvedAsset{**record, generation}, resolved_key.size() + 256);
-        }
-        co_await ctx.assets.serve_blob(ex, **record, headers);
-        co_return;
-      }
-      ARCA_LOG_ERROR("[R{}] asset {} of {} names a missing blob", ex.request().id, file, r->name);
+      co_await serve_located(ctx, ex, repo, *stored->found, key, *version, headers);
+      co_return;
     }
     // Miss: find where the version comes from.
     auto v = co_await view(domain, repo, name);
@@ -539,25 +543,15 @@ struct NpmHandler final : FormatHandler {
     spec.request.url = url;
     spec.sha512 = dist->sha512;
     spec.sha1 = dist->sha1;
-    PackageKey k{domain.name, owner->name, "npm", name.scope, name.name};
-    spec.find_stored = [store = &ctx.store, k, file] { return stored_asset_blob(*store, k, file); };
-    spec.on_commit = [store = &ctx.store, k, file, version = *version, manifest, upstream_time](
-                         cache::Batch& batch, const cache::BlobRecord& record) {
-      AssetRecord asset{version, to_hex(record.digests.sha256), record.size};
-      VersionRecord vr;
-      vr.version = version;
-      vr.status = "Published";
-      vr.origin = "EXTERNAL";
-      vr.published_unix_ms = now_unix_ms();
-      vr.upstream_time = upstream_time;
-      vr.manifest = dump(*manifest);
-      vr.assets.emplace_back(file, asset);
-      batch.put(cache::Space::index, version_key(k, version), encode(vr));
-      batch.put(cache::Space::index, asset_key(k, file), encode(asset));
-      // Runs on the blocking pool; a failed read leaves the configuration unset (ALLOW).
-      (void)set_initial_origin(*store, batch, k, Arrival::ingested);
+    repo::IngestedAsset arrival;
+    arrival.package = key;
+    arrival.version = *version;
+    arrival.asset = file;
+    arrival.upstream_time = upstream_time;
+    arrival.shape = [manifest](VersionRecord& vr, const cache::BlobRecord&) {
+      if (vr.manifest.empty()) vr.manifest = dump(*manifest);
     };
-    co_await ctx.assets.fetch_and_serve(ex, std::move(spec), headers);
+    co_await fill_and_ingest(ctx, ex, std::move(spec), std::move(arrival), *owner, repo, headers);
   }
 
   asio::awaitable<void> publish(Exchange& ex, const config::DomainConfig& domain,
@@ -647,7 +641,7 @@ struct NpmHandler final : FormatHandler {
                      result.error().message);
       co_return;
     }
-    ++ctx.generation;
+    package_changed(domain, name);
     ++ctx.metrics.publishes;
     ARCA_LOG_INFO("published {}@{} to {}/{}", name.full(), *result, domain.name, repo.name);
     json body = {{"ok", true}, {"id", name.full()}, {"success", true}};
@@ -717,7 +711,7 @@ struct NpmHandler final : FormatHandler {
       co_await error(ex, status_for(result.error()), result.error().message);
       co_return;
     }
-    ++ctx.generation;
+    package_changed(domain, name);
     json body = {{"ok", true}};
     co_await ok_json(ex, version ? 201 : 200, body);
   }

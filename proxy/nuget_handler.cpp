@@ -13,6 +13,7 @@
 #include "protocols/nuget/nuget.hpp"
 #include "protocols/nuget/v2feed.hpp"
 #include "protocols/pypi/pypi.hpp"
+#include "proxy/asset_path.hpp"
 #include "proxy/blocking.hpp"
 #include "proxy/codeartifact_upstreams.hpp"
 #include "proxy/flights.hpp"
@@ -314,7 +315,7 @@ struct NugetHandler final : FormatHandler {
   asio::awaitable<Result<ViewPtr>> view(const config::DomainConfig& domain,
                                         const config::RepositoryConfig& repo, std::string lid) {
     const std::string key = domain.name + '\x1f' + repo.name + '\x1f' + lid;
-    const uint64_t generation = ctx.generation.load();
+    const uint64_t generation = ctx.generations.package(domain.name, "nuget", "", lid);
     if (auto v = views.find(key, generation)) co_return *v;
     auto [flight, leader] = views.join(key);
     if (!leader) co_return co_await views.wait(flight);
@@ -584,45 +585,28 @@ struct NugetHandler final : FormatHandler {
                           {"Cache-Control", "public, max-age=31536000, immutable"}};
     auto order = ctx.topology.resolution_order(domain.name, repo.name);
     const OriginPolicy restrictions = restrictions_of(domain, lid);
-    auto fail = [&](unsigned status, std::string code, std::string message) {
-      return std::tuple<unsigned, std::string, std::string>(status, std::move(code),
-                                                            std::move(message));
-    };
-    std::optional<std::tuple<unsigned, std::string, std::string>> failure;
-    for (size_t i = 0; i < order.size() && !failure; ++i) {
-      auto* r = order[i];
-      if (i > 0 && !restrictions.allows(pg::RestrictionType::internal_upstream, repo.name))
-        continue;
-      PackageKey k{domain.name, r->name, "nuget", "", lid};
-      auto status = find_version(ctx.store, k, lver);
-      if (status && *status &&
-          ((*status)->status == "Archived" || (*status)->status == "Disposed")) {
-        failure = fail(404, "ResourceNotFound",
-                       "The package " + lid + " " + lver + " is " + (*status)->status);
-        break;
+    const PackageKey key{domain.name, repo.name, "nuget", "", lid};
+    // Stored in this repository or one it may take from: serve it (and retain it here).
+    auto stored = co_await locate_stored(ctx, order, restrictions, key, file, lver);
+    if (!stored || !stored->unavailable_status.empty()) {
+      unsigned st = 500;
+      std::string code = "InternalError";
+      std::string message;
+      if (!stored) {
+        message = stored.error().message;
+      } else {
+        st = 404;
+        code = "ResourceNotFound";
+        message = "The package " + lid + " " + lver + " is " + stored->unavailable_status;
       }
-      auto asset = find_asset(ctx.store, k, file);
-      if (!asset) {
-        failure = fail(500, "InternalError", asset.error().message);
-        break;
-      }
-      if (!*asset) continue;
-      auto sha = from_hex<32>((*asset)->sha256_hex);
-      auto record =
-          sha ? ctx.store.find_blob(*sha) : Result<std::optional<cache::BlobRecord>>(std::nullopt);
-      if (record && *record) {
-        ++ctx.metrics.asset_hits;
-        co_await ctx.assets.serve_blob(ex, **record, headers);
-        co_return;
-      }
-      ARCA_LOG_ERROR("[R{}] asset {} of {} names a missing blob", ex.request().id, file, r->name);
-    }
-    if (failure) {
-      auto& [st, code, message] = *failure;
       if (v2_errors)
         co_await v2_error(ex, st, code, message);
       else
         co_await error(ex, st, message);
+      co_return;
+    }
+    if (stored->found) {
+      co_await serve_located(ctx, ex, repo, *stored->found, key, lver, headers);
       co_return;
     }
     auto v = co_await view(domain, repo, lid);
@@ -669,31 +653,22 @@ struct NugetHandler final : FormatHandler {
     } else {
       spec.allow_unverified = true;
     }
-    PackageKey k{domain.name, owner->name, "nuget", "", lid};
-    spec.find_stored = [store = &ctx.store, k, file] { return stored_asset_blob(*store, k, file); };
+    repo::IngestedAsset arrival;
+    arrival.package = key;
+    arrival.version = lver;
+    arrival.asset = file;
+    arrival.upstream_time = info->entry.listed ? info->entry.published : std::string();
     json manifest = info->entry.manifest;
-    const std::string published = info->entry.listed ? info->entry.published : std::string();
-    spec.on_commit = [store = &ctx.store, k, file, lver, manifest, published](
-                         cache::Batch& batch, const cache::BlobRecord& record) {
-      AssetRecord asset{lver, to_hex(record.digests.sha256), record.size};
-      VersionRecord vr;
-      vr.version = lver;
-      vr.status = "Published";
-      vr.origin = "EXTERNAL";
-      vr.published_unix_ms = now_unix_ms();
-      vr.upstream_time = published;
+    arrival.shape = [manifest](VersionRecord& vr, const cache::BlobRecord& blob) {
+      if (!vr.manifest.empty()) return;
       json m = manifest;
-      m["packageHash"] = base64_encode(record.digests.sha512);
+      // From the stored bytes (verified against the declared packageHash when there was one).
+      m["packageHash"] = base64_encode(blob.digests.sha512);
       m["packageHashAlgorithm"] = "SHA512";
-      m["packageSize"] = record.size;
+      m["packageSize"] = blob.size;
       vr.manifest = dump(m);
-      vr.assets.emplace_back(file, asset);
-      batch.put(cache::Space::index, version_key(k, lver), encode(vr));
-      batch.put(cache::Space::index, asset_key(k, file), encode(asset));
-      // Runs on the blocking pool; a failed read leaves the configuration unset (ALLOW).
-      (void)set_initial_origin(*store, batch, k, Arrival::ingested);
     };
-    co_await ctx.assets.fetch_and_serve(ex, std::move(spec), headers);
+    co_await fill_and_ingest(ctx, ex, std::move(spec), std::move(arrival), *owner, repo, headers);
   }
 
   asio::awaitable<void> nuspec(Exchange& ex, const config::DomainConfig& domain,
@@ -911,7 +886,7 @@ struct NugetHandler final : FormatHandler {
       co_await push_error(ex, v2_form, status_for(result.error()), result.error().message);
       co_return;
     }
-    ++ctx.generation;
+    ctx.generations.package_changed(domain.name, "nuget", "", k.name);
     ++ctx.metrics.publishes;
     ARCA_LOG_INFO("pushed {} {} to {}/{}", spec.id, normalized, domain.name, repo.name);
     Headers headers{{"Content-Type", "text/plain; charset=utf-8"}};
@@ -960,7 +935,7 @@ struct NugetHandler final : FormatHandler {
         co_await error(ex, status_for(result.error()), result.error().message);
       co_return;
     }
-    ++ctx.generation;
+    ctx.generations.package_changed(domain.name, "nuget", "", lid);
     ARCA_LOG_INFO("{} {} {} in {}/{}", listed ? "relisted" : "unlisted", lid, lver, domain.name,
                   repo.name);
     if (listed) {

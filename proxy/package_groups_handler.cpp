@@ -25,48 +25,7 @@ constexpr int k_default_page = 100;
 std::string group_key(std::string_view domain, std::string_view pattern) {
   return "pg" + std::string(1, k_sep) + std::string(domain) + k_sep + std::string(pattern);
 }
-std::string origin_key(const PackageKey& k) {
-  return "po" + std::string(1, k_sep) + k.domain + k_sep + k.repo + k_sep + k.format + k_sep +
-         k.ns + k_sep + k.name;
-}
-
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-// Automatic configurations (set when a package's first version arrives: published → publish
-// ALLOW, upstream BLOCK; ingested → publish BLOCK, upstream ALLOW) are enforced as the service
-// enforces them, and shown by DescribePackage/ListPackages like explicit ones.
-constexpr bool k_enforce_automatic = true;
-
-json encode_origin(const PackageOriginConfig& c, bool automatic) {
-  json j = {{"restrictions",
-             {{"publish", c.publish ? "ALLOW" : "BLOCK"},
-              {"upstream", c.upstream ? "ALLOW" : "BLOCK"}}}};
-  if (automatic) j["automatic"] = true;
-  return j;
-}
-
-struct StoredOrigin {
-  PackageOriginConfig config;
-  bool automatic = false;
-};
-
-// Stored configurations are our own JSON; anything unreadable counts as never set.
-std::optional<StoredOrigin> decode_origin(std::string_view s) {
-  auto j = json::parse(s, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return std::nullopt;
-  auto r = j.find("restrictions");
-  if (r == j.end() || !r->is_object()) return std::nullopt;
-  StoredOrigin stored;
-  if (auto a = j.find("automatic"); a != j.end() && a->is_boolean()) stored.automatic = *a;
-  PackageOriginConfig& c = stored.config;
-  auto member = [&](const char* name) {
-    auto v = r->find(name);
-    return !(v != r->end() && v->is_string() && v->get<std::string>() == "BLOCK");
-  };
-  c.publish = member("publish");
-  c.upstream = member("upstream");
-  return stored;
-}
 
 std::string encode_group(const pg::Group& g) {
   json modes = json::object();
@@ -141,49 +100,6 @@ struct Page {
 };
 
 }  // namespace
-
-Result<void> set_initial_origin(cache::Store& store, cache::Batch& batch, const PackageKey& key,
-                                Arrival arrival) {
-  const std::string k = origin_key(key);
-  ARCA_TRY(auto existing, store.get(cache::Space::index, k));
-  if (existing) return {};
-  PackageOriginConfig c;
-  c.publish = arrival == Arrival::published;
-  c.upstream = arrival == Arrival::ingested;
-  batch.put(cache::Space::index, k, dump(encode_origin(c, /*automatic=*/true)));
-  return {};
-}
-
-const PackageOriginConfig& OriginPolicy::package_level(std::string_view repository) const {
-  auto it = package_levels_.find(repository);
-  if (it != package_levels_.end()) return it->second;
-  PackageOriginConfig c;  // never set: ALLOW, ALLOW
-  if (store_) {
-    PackageKey k = key_;
-    k.repo = std::string(repository);
-    // A failed read counts as unset: group controls still apply, and stored content stays.
-    if (auto v = store_->get(cache::Space::index, origin_key(k)); v && *v) {
-      if (auto d = decode_origin(**v); d && (!d->automatic || k_enforce_automatic)) c = d->config;
-    }
-  }
-  return package_levels_.emplace(std::string(repository), c).first->second;
-}
-
-bool OriginPolicy::allows(pg::RestrictionType type, std::string_view repository) const {
-  if (!group_.allows(type, repository)) return false;
-  const auto& c = package_level(repository);
-  return type == pg::RestrictionType::publish ? c.publish : c.upstream;
-}
-
-std::string OriginPolicy::blocker(pg::RestrictionType type, std::string_view repository) const {
-  if (!group_.allows(type, repository)) {
-    return "the " + std::string(pg::to_string(type)) + " origin control of package group " +
-           group_pattern_;
-  }
-  const bool publish = type == pg::RestrictionType::publish;
-  return "the origin configuration of package " + key_.name + " in repository " +
-         std::string(repository) + (publish ? " (publish=BLOCK)" : " (upstream=BLOCK)");
-}
 
 struct PackageGroupsHandler::Impl {
   Context& ctx;
@@ -814,17 +730,20 @@ pg::OriginRestrictions PackageGroupsHandler::origin_restrictions(std::string_vie
 
 OriginPolicy PackageGroupsHandler::policy(std::string_view domain, std::string_view format,
                                           std::string_view ns, std::string_view name) const {
-  OriginPolicy p;
-  p.store_ = &impl_->ctx.store;
-  p.key_ = PackageKey{std::string(domain), {}, std::string(format), std::string(ns),
-                      std::string(name)};
-  std::shared_lock lock(impl_->mutex);
-  if (auto* index = impl_->index_of(domain)) {
-    p.group_ = index->origin_restrictions(format, ns, name);
-    if (p.group_.group) p.group_pattern_ = p.group_.group->pattern;
-    p.group_.group = nullptr;  // the pointer would outlive the lock
+  pg::OriginRestrictions group;
+  std::string pattern = "/*";
+  {
+    std::shared_lock lock(impl_->mutex);
+    if (auto* index = impl_->index_of(domain)) {
+      group = index->origin_restrictions(format, ns, name);
+      if (group.group) pattern = group.group->pattern;
+      group.group = nullptr;  // the pointer would outlive the lock
+    }
   }
-  return p;
+  return OriginPolicy(&impl_->ctx.store,
+                      PackageKey{std::string(domain), {}, std::string(format), std::string(ns),
+                                 std::string(name)},
+                      std::move(group), std::move(pattern));
 }
 
 std::string PackageGroupsHandler::associated_group(std::string_view domain,
@@ -845,11 +764,7 @@ bool PackageGroupsHandler::changes_restrictions(std::string_view operation) {
 }
 
 std::optional<json> PackageGroupsHandler::package_origin(const PackageKey& key) const {
-  auto v = impl_->ctx.store.get(cache::Space::index, origin_key(key));
-  if (!v || !*v) return std::nullopt;
-  auto stored = decode_origin(**v);
-  if (!stored) return std::nullopt;
-  return encode_origin(stored->config, false);  // the API shape, without our marker
+  return repo::stored_origin(impl_->ctx.store, key);
 }
 
 Result<void> PackageGroupsHandler::forget_domain(const std::string& domain) {

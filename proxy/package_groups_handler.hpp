@@ -15,7 +15,9 @@
 #include "protocols/codeartifact/codeartifact.hpp"
 #include "protocols/codeartifact/package_groups.hpp"
 #include "proxy/context.hpp"
-#include "proxy/repository_index.hpp"
+#include "repo/origin.hpp"
+#include "repo/records.hpp"
+#include "repo/topology.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -25,60 +27,6 @@
 #include <string>
 
 namespace arca::proxy {
-
-// A package's origin configuration in one repository (PutPackageOriginConfiguration, or set
-// when its first version arrives there): may versions be published, may they come from
-// upstream repositories and external connections.
-struct PackageOriginConfig {
-  bool publish = true;
-  bool upstream = true;
-};
-
-// How the first version of a package arrived in a repository.
-enum class Arrival { published, ingested };
-
-// As the service does when a package's first version arrives in a repository (CodeArtifact
-// user guide, "Package origin control settings"): published directly -> publish=ALLOW,
-// upstream=BLOCK; ingested from an upstream -> publish=BLOCK, upstream=ALLOW. Adds the record
-// to `batch` unless the package already has an origin configuration in that repository (set
-// explicitly or by an earlier arrival). The record is marked automatic: DescribePackage and
-// ListPackages show it and OriginPolicy enforces it like an explicit one.
-// Blocking: one point read.
-Result<void> set_initial_origin(cache::Store& store, cache::Batch& batch, const PackageKey& key,
-                                Arrival arrival);
-
-// The origin controls in force for one package of a domain, as the data plane enforces them:
-// a version enters a repository only when both the package group's restriction and that
-// repository's explicit package-level configuration (PutPackageOriginConfiguration) allow it
-// (the stricter wins: BLOCK beats ALLOW).
-//   PUBLISH            group PUBLISH and package `publish`
-//   EXTERNAL_UPSTREAM  group EXTERNAL_UPSTREAM and package `upstream` of the connection's owner
-//   INTERNAL_UPSTREAM  group INTERNAL_UPSTREAM and package `upstream` of the asking repository
-// Package-level settings are read lazily (one point read per repository, then remembered), so
-// a policy is meant for one request. Thread-safety: not thread-safe (one coroutine uses it).
-class OriginPolicy {
- public:
-  OriginPolicy() = default;  // allows everything
-
-  bool allows(protocols::codeartifact::groups::RestrictionType type,
-              std::string_view repository) const;
-  // What blocks `type` for `repository`, for error messages: "the PUBLISH origin control of
-  // package group /npm/corp/*" or "the origin configuration of package thing in repository
-  // main (publish=BLOCK)".
-  std::string blocker(protocols::codeartifact::groups::RestrictionType type,
-                      std::string_view repository) const;
-  const std::string& group_pattern() const { return group_pattern_; }
-
- private:
-  friend class PackageGroupsHandler;
-  const PackageOriginConfig& package_level(std::string_view repository) const;
-
-  cache::Store* store_ = nullptr;  // null: no package-level configuration
-  PackageKey key_;                 // the package; `repo` is set per lookup
-  protocols::codeartifact::groups::OriginRestrictions group_;
-  std::string group_pattern_ = "/*";
-  mutable std::map<std::string, PackageOriginConfig, std::less<>> package_levels_;
-};
 
 class PackageGroupsHandler {
  public:

@@ -16,6 +16,7 @@
 #include "common/compress.hpp"
 #include "common/log.hpp"
 #include "protocols/pypi/pypi.hpp"
+#include "proxy/asset_path.hpp"
 #include "proxy/blocking.hpp"
 #include "proxy/codeartifact_upstreams.hpp"
 #include "proxy/http_util.hpp"
@@ -241,7 +242,7 @@ struct PypiHandler final : FormatHandler {
   asio::awaitable<Result<ViewPtr>> view(const config::DomainConfig& domain,
                                         const config::RepositoryConfig& repo, std::string project) {
     const std::string key = domain.name + '\x1f' + repo.name + '\x1f' + project;
-    const uint64_t generation = ctx.generation.load();
+    const uint64_t generation = ctx.generations.package(domain.name, k_format, "", project);
     if (auto v = views.find(key, generation)) co_return *v;
     auto [flight, leader] = views.join(key);
     if (!leader) co_return co_await views.wait(flight);
@@ -286,8 +287,11 @@ struct PypiHandler final : FormatHandler {
       std::vector<ViewFile> all;
       for (size_t i = 0; i < order.size(); ++i) {
         if (!reachable[i]) continue;
-        ARCA_TRY(auto files,
-                 own_files(domain, *order[i], project, display_name, !connection_open[i]));
+        // Ingested and retained files come from the store unless this repository's own open
+        // connection lists them (then its page does, with fresh yanked flags).
+        auto* ec = ctx.topology.external_connection(*order[i]);
+        const bool page_lists = ec && ec->serves(k_format) && connection_open[i];
+        ARCA_TRY(auto files, own_files(domain, *order[i], project, display_name, !page_lists));
         for (auto& f : files) all.push_back(std::move(f));
       }
       return all;
@@ -465,29 +469,16 @@ struct PypiHandler final : FormatHandler {
     headers.emplace_back("Cache-Control", "public, max-age=31536000, immutable");
     auto order = ctx.topology.resolution_order(domain.name, repo.name);
     const OriginPolicy policy = origin_policy(domain, project);
-    // Fast path: stored in this repository or one of its upstreams (a point read each).
-    for (auto* r : order) {
-      if (r->name != repo.name &&
-          !policy.allows(pg::RestrictionType::internal_upstream, repo.name)) {
-        continue;
-      }
-      PackageKey k{domain.name, r->name, std::string(k_format), "", project};
-      auto asset = find_asset(ctx.store, k, filename);
-      if (!asset) {
-        co_await error(ex, 500, asset.error().message);
-        co_return;
-      }
-      if (!*asset) continue;
-      auto sha = from_hex<32>((*asset)->sha256_hex);
-      auto record =
-          sha ? ctx.store.find_blob(*sha) : Result<std::optional<cache::BlobRecord>>(std::nullopt);
-      if (record && *record) {
-        ++ctx.metrics.asset_hits;
-        co_await ctx.assets.serve_blob(ex, **record, std::move(headers));
-        co_return;
-      }
-      ARCA_LOG_ERROR("[R{}] asset {} of {} names a missing blob", ex.request().id, filename,
-                     r->name);
+    const PackageKey key{domain.name, repo.name, std::string(k_format), "", project};
+    // Stored in this repository or one it may take from: serve it (and retain it here).
+    auto stored = co_await locate_stored(ctx, order, policy, key, filename, std::string());
+    if (!stored) {
+      co_await error(ex, 500, stored.error().message);
+      co_return;
+    }
+    if (stored->found) {
+      co_await serve_located(ctx, ex, repo, *stored->found, key, std::string(), std::move(headers));
+      co_return;
     }
     auto v = co_await view(domain, repo, project);
     if (!v) {
@@ -527,47 +518,25 @@ struct PypiHandler final : FormatHandler {
     }
     const auto* owner = vf.origin.repo;
     spec.key = domain.name + '\x1f' + owner->name + "\x1fpypi\x1f" + project + '\x1f' + filename;
-    PackageKey k{domain.name, owner->name, std::string(k_format), "", project};
-    std::string version = vf.version;
+    repo::IngestedAsset arrival;
+    arrival.package = key;
+    arrival.version = vf.version;
+    arrival.asset = filename;
+    // A .metadata file (PEP 658) is an asset of its own, listed in no version record.
+    arrival.asset_only = metadata || vf.version.empty();
     std::string display = (*v)->name;
     pypi::File file_info = vf.file;
-    cache::Store* store = &ctx.store;
-    spec.find_stored = [store, k, filename] { return stored_asset_blob(*store, k, filename); };
-    spec.on_commit = [store, k, filename, dist_name, version, display, file_info, metadata](
-                         cache::Batch& batch, const cache::BlobRecord& record) {
-      AssetRecord asset{version, to_hex(record.digests.sha256), record.size};
-      batch.put(cache::Space::index, asset_key(k, filename), encode(asset));
-      if (metadata || version.empty()) return;
-      // Record the ingested version (runs on the blocking pool: point reads are fine here).
-      auto existing = find_version(*store, k, version);
-      VersionRecord vr;
-      if (existing && *existing) {
-        vr = **existing;
-      } else {
-        vr.version = version;
-        vr.origin = "EXTERNAL";
-        vr.published_unix_ms = now_unix_ms();
-        vr.manifest = dump(json{{"name", display}, {"files", json::object()}});
-      }
-      bool present = false;
-      for (auto& [name, a] : vr.assets) present = present || name == filename;
-      if (!present) vr.assets.emplace_back(filename, asset);
+    arrival.shape = [display, file_info, filename](VersionRecord& vr, const cache::BlobRecord&) {
       json manifest = parse_manifest(vr.manifest);
+      if (!manifest.contains("name")) manifest["name"] = display;
       if (!manifest.contains("files") || !manifest["files"].is_object())
         manifest["files"] = json::object();
-      json entry = {{"requires_python", file_info.requires_python},
-                    {"upload_time", file_info.upload_time}};
-      manifest["files"][filename] = entry;
+      manifest["files"][filename] = {{"requires_python", file_info.requires_python},
+                                     {"upload_time", file_info.upload_time}};
       vr.manifest = dump(manifest);
-      batch.put(cache::Space::index, version_key(k, version), encode(vr));
-      auto pkg = find_package(*store, k);
-      if (pkg && !*pkg)
-        batch.put(cache::Space::index, package_key(k),
-                  encode(PackageRecord{json::object(), now_unix_ms()}));
-      // A failed read leaves the package-level configuration unset (ALLOW).
-      (void)set_initial_origin(*store, batch, k, Arrival::ingested);
     };
-    co_await ctx.assets.fetch_and_serve(ex, std::move(spec), std::move(headers));
+    co_await fill_and_ingest(ctx, ex, std::move(spec), std::move(arrival), *owner, repo,
+                             std::move(headers));
   }
 
   struct UploadOutcome {
@@ -742,7 +711,7 @@ struct PypiHandler final : FormatHandler {
       co_return;
     }
     if (!result->already_there) {
-      ++ctx.generation;
+      ctx.generations.package_changed(domain.name, k_format, "", result->project);
       ++ctx.metrics.publishes;
       ARCA_LOG_INFO("uploaded {} ({} {}) to {}/{}", up->filename, result->project, result->version,
                     domain.name, repo.name);

@@ -15,6 +15,7 @@
 #include "common/error.hpp"
 #include "proxy/flights.hpp"
 #include "proxy/lru.hpp"
+#include "repo/records.hpp"
 
 #include <memory>
 #include <mutex>
@@ -23,7 +24,7 @@
 
 namespace arca::proxy {
 
-int64_t now_unix_ms();
+using repo::now_unix_ms;
 
 template <class View>
 class ViewCache {

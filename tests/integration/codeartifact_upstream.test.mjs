@@ -1,5 +1,6 @@
-// Versions ingested from an external connection, seen through the API, and their statuses
-// acting on npm even where the upstream registry still lists them. Runs in the default local
+// Versions ingested from an external connection, seen through the API (retained in the
+// repository asked and in the one owning the connection), and their statuses acting on npm even
+// where the upstream registry still lists them. Runs in the default local
 // mode: no access keys configured, so the AWS CLI's (unverifiable) signature is accepted from
 // loopback.
 
@@ -49,14 +50,30 @@ test('an ingested version is listed in the repository with the external connecti
     '--format', 'npm', '--package', name]);
   assert.deepEqual(listed.versions.map((x) => [x.version, x.status, x.origin.originType]), [[v, 'Published', 'EXTERNAL']]);
   assert.deepEqual(listed.versions[0].origin.domainEntryPoint, { externalConnectionName: 'public:npmjs' });
-  // The control plane looks only at the named repository (not through upstreams).
-  await aws.fails(['list-package-versions', '--domain', 'local', '--repository', 'main', '--format', 'npm',
-    '--package', name], 'ResourceNotFoundException');
+  // Fetched through main: main retains it too, with the same origin (CodeArtifact retention).
+  const inMain = await aws.ok(['list-package-versions', '--domain', 'local', '--repository', 'main',
+    '--format', 'npm', '--package', name]);
+  assert.deepEqual(inMain.versions.map((x) => [x.version, x.status, x.origin.originType]), [[v, 'Published', 'EXTERNAL']]);
+  assert.deepEqual(inMain.versions[0].origin.domainEntryPoint, { externalConnectionName: 'public:npmjs' });
+  // The control plane looks only at the named repository (not through upstreams): a version
+  // never fetched through main is not listed there.
+  await aws.fails(['describe-package-version', '--domain', 'local', '--repository', 'main', '--format', 'npm',
+    '--package', name, '--package-version', versions[1]], 'ResourceNotFoundException');
 });
 
 test('archiving an ingested version hides it from npm although the upstream lists it', { skip }, async () => {
   const v = versions[0];
+  // main retained its own copy: archiving the one in npm-store leaves main's listed and served.
   await aws.ok(['update-package-versions-status', '--domain', 'local', '--repository', 'npm-store', '--format', 'npm',
+    '--package', name, '--versions', v, '--target-status', 'Archived']);
+  const still = JSON.parse((await request(arca.url(`/local/npm/main/${name}`))).body);
+  assert.ok(v in still.versions, `${v} is retained in main`);
+  assert.equal((await request(arca.url(tarball(v)))).status, 200);
+  assert.equal((await request(arca.url(`/local/npm/npm-store/${name}/-/${tarballFileName(name, v)}`))).status, 404);
+  await aws.ok(['update-package-versions-status', '--domain', 'local', '--repository', 'npm-store', '--format', 'npm',
+    '--package', name, '--versions', v, '--target-status', 'Published']);
+
+  await aws.ok(['update-package-versions-status', '--domain', 'local', '--repository', 'main', '--format', 'npm',
     '--package', name, '--versions', v, '--target-status', 'Archived']);
   const doc = JSON.parse((await request(arca.url(`/local/npm/main/${name}`))).body);
   assert.ok(!(v in doc.versions), `${v} must not be listed`);
@@ -64,7 +81,7 @@ test('archiving an ingested version hides it from npm although the upstream list
   assert.ok(!Object.values(doc['dist-tags']).includes(v));
   assert.equal((await request(arca.url(tarball(v)))).status, 404);
 
-  await aws.ok(['update-package-versions-status', '--domain', 'local', '--repository', 'npm-store', '--format', 'npm',
+  await aws.ok(['update-package-versions-status', '--domain', 'local', '--repository', 'main', '--format', 'npm',
     '--package', name, '--versions', v, '--target-status', 'Published']);
   const again = JSON.parse((await request(arca.url(`/local/npm/main/${name}`))).body);
   assert.ok(v in again.versions);

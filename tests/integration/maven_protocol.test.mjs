@@ -1,5 +1,5 @@
 // Maven protocol details against a stand-in upstream: HEAD, .sha256 verification when the
-// upstream offers no .sha1, upstream maven-metadata.xml cached for its TTL and served stale when
+// upstream offers no .sha1, one checksum request for concurrent misses, upstream maven-metadata.xml cached for its TTL and served stale when
 // the upstream fails, and SNAPSHOTs from a non-public external connection.
 
 import { describe, test, before } from 'node:test';
@@ -57,6 +57,20 @@ describe('Maven protocol details', { timeout: 60_000 }, () => {
     const good = await request(`${repo('always')}${p}`);
     assert.equal(good.status, 200);
     assert.ok(good.body.equals(bytes));
+  });
+
+  test('concurrent misses of one file ask the upstream for its checksum once', async () => {
+    const p = 'org/example/flight/1.0/flight-1.0.jar';
+    const bytes = crypto.randomBytes(300_000);
+    upstream.override(p, { body: bytes })
+      .override(`${p}.sha1`, { body: hash('sha1', bytes), delayMs: 300 });
+    const results = await Promise.all(Array.from({ length: 12 }, () => request(`${repo('cached')}${p}`)));
+    for (const r of results) {
+      assert.equal(r.status, 200);
+      assert.ok(r.body.equals(bytes));
+    }
+    assert.equal(upstream.count(`${p}.sha1`), 1, 'one .sha1 request for 12 concurrent misses');
+    assert.equal(upstream.count(p), 1, 'one fill');
   });
 
   test('upstream metadata is cached for its TTL and served stale when the upstream fails', async () => {

@@ -85,6 +85,9 @@ before(async () => {
           { name: 'maven-central-store', external_connection: 'public:maven-central' },
           { name: 'main', upstreams: ['internal', 'maven-central-store'] },
           { name: 'other', upstreams: ['internal', 'maven-central-store'] },
+          // Never fetches anything before the INTERNAL_UPSTREAM test (main retains what it
+          // served, and retained versions stay whatever the controls say later).
+          { name: 'fresh', upstreams: ['internal', 'maven-central-store'] },
         ],
       }],
     },
@@ -163,16 +166,19 @@ test('EXTERNAL_UPSTREAM ALLOW_SPECIFIC_REPOSITORIES and ALLOW change what metada
 
 test('INTERNAL_UPSTREAM BLOCK, ALLOW_SPECIFIC_REPOSITORIES, ALLOW', { skip, timeout: 60_000 }, async () => {
   await setOrigin({ INTERNAL_UPSTREAM: 'BLOCK' });
-  assert.equal(await versionsOf('main'), 404);
+  // main retained 1.0 when the build fetched it through main: a retained version stays.
+  assert.deepEqual(await versionsOf('main'), ['1.0']);
+  // fresh never fetched it: nothing comes in from the upstream repository.
+  assert.equal(await versionsOf('fresh'), 404);
   const jar = `${DIR}/1.0/thing-1.0.jar`;
-  const blocked = await request(`${repoUrl('main')}${jar}`);
+  const blocked = await request(`${repoUrl('fresh')}${jar}`);
   assert.equal(blocked.status, 403);
   assert.match(blocked.body.toString(), /INTERNAL_UPSTREAM/);
   assert.deepEqual(await versionsOf('internal'), ['1.0']);
 
   await setOrigin({ INTERNAL_UPSTREAM: 'ALLOW_SPECIFIC_REPOSITORIES' },
-    { addAllowedRepositories: [{ originRestrictionType: 'INTERNAL_UPSTREAM', repositoryName: 'main' }] });
-  assert.equal((await request(`${repoUrl('main')}${jar}`)).status, 200);
+    { addAllowedRepositories: [{ originRestrictionType: 'INTERNAL_UPSTREAM', repositoryName: 'fresh' }] });
+  assert.equal((await request(`${repoUrl('fresh')}${jar}`)).status, 200);
   assert.equal((await request(`${repoUrl('other')}${jar}`)).status, 403);
   await setOrigin({ INTERNAL_UPSTREAM: 'ALLOW' });
   // com.corp:thing's first version in `other` was deployed there (1.1, above), so its automatic

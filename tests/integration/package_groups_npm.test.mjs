@@ -71,6 +71,9 @@ before(async () => {
           { name: 'internal' },
           { name: 'npm-store', external_connection: 'public:npmjs' },
           { name: 'main', upstreams: ['internal', 'npm-store'] },
+          // Never installs anything before the INTERNAL_UPSTREAM test (main retains what it
+          // served, and retained versions stay whatever the controls say later).
+          { name: 'fresh', upstreams: ['internal', 'npm-store'] },
         ],
       }],
     },
@@ -168,19 +171,22 @@ test('EXTERNAL_UPSTREAM ALLOW_SPECIFIC_REPOSITORIES and ALLOW', { skip, timeout:
 
 test('INTERNAL_UPSTREAM BLOCK, ALLOW_SPECIFIC_REPOSITORIES and ALLOW', { skip, timeout: 60_000 }, async () => {
   await setOrigin({ INTERNAL_UPSTREAM: 'BLOCK' });
-  assert.equal(await versionsIn('main', THING), 404);
-  npm.setRegistry(arca.registry('main', domain));
+  // main retained 1.0.0 when it was installed through it: a retained version stays.
+  assert.deepEqual(await versionsIn('main', THING), ['1.0.0']);
+  // fresh never fetched it: nothing comes in from the upstream repository.
+  assert.equal(await versionsIn('fresh', THING), 404);
+  npm.setRegistry(arca.registry('fresh', domain));
   const project = makeProject(path.join(work, 'project-internal-block'), { [THING]: '^1.0.0' });
   const r = await npm.run(['install'], { cwd: project });
-  assert.notEqual(r.code, 0, 'npm must not find @corp/thing through main');
+  assert.notEqual(r.code, 0, 'npm must not find @corp/thing through fresh');
   assert.match(r.stderr, /E404|404/);
   await setOrigin({ INTERNAL_UPSTREAM: 'ALLOW_SPECIFIC_REPOSITORIES' },
-    { addAllowedRepositories: [{ originRestrictionType: 'INTERNAL_UPSTREAM', repositoryName: 'main' }] });
-  assert.deepEqual(await versionsIn('main', THING), ['1.0.0']);
+    { addAllowedRepositories: [{ originRestrictionType: 'INTERNAL_UPSTREAM', repositoryName: 'fresh' }] });
+  assert.deepEqual(await versionsIn('fresh', THING), ['1.0.0']);
   await npm.ok(['install'], { cwd: project });
   assert.deepEqual(installedPackages(project).map((p) => `${p.json.name}@${p.json.version}`), [`${THING}@1.0.0`]);
   await setOrigin({ INTERNAL_UPSTREAM: 'ALLOW' });
-  assert.deepEqual(await versionsIn('main', THING), ['1.0.0']);
+  assert.deepEqual(await versionsIn('fresh', THING), ['1.0.0']);
 });
 
 test('package-level origin configuration blocks what the groups allow', { skip, timeout: 60_000 }, async () => {

@@ -89,6 +89,9 @@ before(async () => {
           { name: 'pypi-store', external_connection: 'public:pypi' },
           { name: 'main', upstreams: ['internal', 'pypi-store'] },
           { name: 'other', upstreams: ['internal', 'pypi-store'] },
+          // Never installs anything before the INTERNAL_UPSTREAM test (main retains what it
+          // served, and retained versions stay whatever the controls say later).
+          { name: 'fresh', upstreams: ['internal', 'pypi-store'] },
         ],
       }],
     },
@@ -169,18 +172,21 @@ test('EXTERNAL_UPSTREAM ALLOW_SPECIFIC_REPOSITORIES and ALLOW', { skip, timeout:
 
 test('INTERNAL_UPSTREAM BLOCK, ALLOW_SPECIFIC_REPOSITORIES, ALLOW', { skip, timeout: 120_000 }, async () => {
   await setOrigin({ INTERNAL_UPSTREAM: 'BLOCK' });
-  const hidden = await page('main', 'corp-thing');
+  // main retained 1.0 when it was installed through it: a retained version stays.
+  assert.deepEqual((await page('main', 'corp-thing')).versions, ['1.0']);
+  // fresh never fetched it: nothing comes in from the upstream repository.
+  const hidden = await page('fresh', 'corp-thing');
   assert.equal(hidden.status, 404, hidden.text);
   assert.match(hidden.text, /INTERNAL_UPSTREAM origin control of package group \/pypi\/\/corp-thing\$/);
-  const r = await venv.pip(['install', '--index-url', simple('main'), 'corp-thing==1.0', '--force-reinstall']);
-  assert.notEqual(r.code, 0, 'pip must not find corp-thing through main');
+  const r = await venv.pip(['install', '--index-url', simple('fresh'), 'corp-thing==1.0', '--force-reinstall']);
+  assert.notEqual(r.code, 0, 'pip must not find corp-thing through fresh');
   assert.match(`${r.stdout}\n${r.stderr}`, /No matching distribution|from versions: none/);
   // The upstream repository itself still has it.
   assert.deepEqual((await page('internal', 'corp-thing')).versions, ['1.0']);
 
   await setOrigin({ INTERNAL_UPSTREAM: 'ALLOW_SPECIFIC_REPOSITORIES' },
-    { addAllowedRepositories: [{ originRestrictionType: 'INTERNAL_UPSTREAM', repositoryName: 'main' }] });
-  assert.deepEqual((await page('main', 'corp-thing')).versions, ['1.0']);
+    { addAllowedRepositories: [{ originRestrictionType: 'INTERNAL_UPSTREAM', repositoryName: 'fresh' }] });
+  assert.deepEqual((await page('fresh', 'corp-thing')).versions, ['1.0']);
   assert.equal((await page('other', 'corp-thing')).status, 404);
   const file = await request(`${repoUrl('other')}files/corp-thing/${internal['1.0'].filename}`);
   assert.equal(file.status, 404, 'a stored file of an upstream repository is not served where INTERNAL_UPSTREAM blocks');

@@ -21,8 +21,9 @@ export class StandinMavenRepo {
     this.port = 0;
   }
 
-  override(p, { status = 200, body = '', contentType = 'application/octet-stream' } = {}) {
-    this.overrides.set(p.replace(/^\//, ''), { status, body, contentType });
+  // delayMs: answer that path only after this long (to make concurrent requests overlap).
+  override(p, { status = 200, body = '', contentType = 'application/octet-stream', delayMs = 0 } = {}) {
+    this.overrides.set(p.replace(/^\//, ''), { status, body, contentType, delayMs });
     return this;
   }
 
@@ -54,6 +55,10 @@ export class StandinMavenRepo {
       res.end(req.method === 'HEAD' ? undefined : body);
     };
     const o = this.overrides.get(rel);
+    if (o && o.delayMs) {
+      setTimeout(() => send(o.status, o.contentType, o.body), o.delayMs);
+      return undefined;
+    }
     if (o) return send(o.status, o.contentType, o.body);
     if (rel.split('/').includes('..')) return send(400, 'text/plain', 'bad path\n');
     const file = path.join(this.root, rel);

@@ -49,7 +49,7 @@ struct Env {
                           *assets,
                           metrics,
                           Topology(config),
-                          {1},
+                          {},
                           nullptr,
                           nullptr,
                           nullptr});

@@ -1,6 +1,6 @@
 #pragma once
-// Repositories and what they hold: the domain/repository topology (from the config) and typed
-// records in the store's index space (packages, versions, assets).
+// What repositories hold: typed records in the store's index space (packages, versions,
+// assets), shared by the data plane and the control plane.
 //
 // Index keys (fields joined by '\x1f', which no valid name contains):
 //   pk <domain> <repo> <format> <namespace> <name>            -> PackageRecord (JSON)
@@ -8,68 +8,20 @@
 //   as <domain> <repo> <format> <namespace> <name> <asset>    -> AssetRecord (JSON)
 // npm: namespace is the scope without '@' (empty when unscoped).
 //
-// Thread-safety: Topology is immutable after construction. The record functions call the
-// store and may block: call them off the I/O threads (or accept a short block for point reads).
+// Thread-safety: plain value types and free functions. The find/list functions call the store
+// and may block: call them off the I/O threads.
 
 #include "cache/store.hpp"
-#include "config/config.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include <atomic>
-#include <map>
-#include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
-namespace arca::proxy {
-
-// Domains, repositories and external connections. Reads see an immutable snapshot; the
-// control plane changes the topology by publishing a new snapshot (update()). Old snapshots
-// are kept for the life of the process, so the pointers returned here never dangle (topology
-// changes are rare: each costs a copy of a few KB).
-//
-// Thread-safety: all methods are safe from any thread.
-class Topology {
- public:
-  struct Snapshot {
-    std::vector<config::DomainConfig> domains;
-    std::map<std::string, config::ExternalConnectionConfig> external_connections;
-  };
-
-  explicit Topology(const config::Config& config);
-
-  const config::DomainConfig* domain(std::string_view name) const;
-  const config::RepositoryConfig* repository(std::string_view domain, std::string_view repo) const;
-  // The repository, then its upstreams depth-first in listed order, each once.
-  std::vector<const config::RepositoryConfig*> resolution_order(std::string_view domain,
-                                                                std::string_view repo) const;
-  const config::ExternalConnectionConfig* external_connection(
-      const config::RepositoryConfig& repo) const;
-
-  // The current snapshot (valid for the life of the Topology).
-  const Snapshot& current() const { return *current_.load(); }
-  // Applies `change` to a copy of the current snapshot and makes the copy current. Changes are
-  // serialized; `change` returning an error leaves the topology as it was.
-  template <class F>
-  Result<void> update(F&& change) {
-    std::lock_guard lock(mutex_);
-    auto next = std::make_shared<Snapshot>(*current_.load());
-    Result<void> r = change(*next);
-    if (!r) return r;
-    current_.store(next.get());
-    history_.push_back(std::move(next));
-    return r;
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<std::shared_ptr<const Snapshot>> history_;
-  std::atomic<const Snapshot*> current_{nullptr};
-};
+namespace arca::repo {
 
 struct PackageKey {
   std::string domain;
@@ -85,10 +37,20 @@ struct AssetRecord {
   uint64_t size = 0;
 };
 
+// Where a version first entered the domain (CodeArtifact's origin.domainEntryPoint): the
+// repository it was published to, or the external connection it was ingested from. Both empty
+// for records written before arca kept it (the control plane then derives it).
+struct EntryPoint {
+  std::string repository;
+  std::string external_connection;
+  bool empty() const { return repository.empty() && external_connection.empty(); }
+};
+
 struct VersionRecord {
   std::string version;
   std::string status = "Published";  // Published, Unfinished, Unlisted, Archived, Disposed
   std::string origin = "INTERNAL";   // INTERNAL (published) or EXTERNAL (ingested)
+  EntryPoint entry;
   int64_t published_unix_ms = 0;
   // For versions ingested from an external connection: the upstream's publish time (its
   // packument "time" entry, ISO 8601), which package managers see instead of ours.
@@ -133,4 +95,4 @@ int64_t now_unix_ms();
 // "2024-01-02T03:04:05.678Z"
 std::string iso8601(int64_t unix_ms);
 
-}  // namespace arca::proxy
+}  // namespace arca::repo

@@ -1,60 +1,12 @@
-#include "proxy/repository_index.hpp"
+#include "repo/records.hpp"
 
 #include <chrono>
+#include <cstdio>
 #include <ctime>
-#include <functional>
-#include <set>
 
-namespace arca::proxy {
+namespace arca::repo {
 
 using json = nlohmann::json;
-
-Topology::Topology(const config::Config& config) {
-  auto first = std::make_shared<Snapshot>();
-  first->domains = config.domains;
-  first->external_connections = config.external_connections;
-  current_.store(first.get());
-  history_.push_back(std::move(first));
-}
-
-const config::DomainConfig* Topology::domain(std::string_view name) const {
-  for (auto& d : current().domains) {
-    if (d.name == name) return &d;
-  }
-  return nullptr;
-}
-
-const config::RepositoryConfig* Topology::repository(std::string_view domain_name,
-                                                     std::string_view repo) const {
-  auto* d = domain(domain_name);
-  if (!d) return nullptr;
-  for (auto& r : d->repositories) {
-    if (r.name == repo) return &r;
-  }
-  return nullptr;
-}
-
-std::vector<const config::RepositoryConfig*> Topology::resolution_order(std::string_view domain_name,
-                                                                        std::string_view repo) const {
-  std::vector<const config::RepositoryConfig*> out;
-  std::set<std::string_view> seen;
-  std::function<void(std::string_view)> visit = [&](std::string_view name) {
-    auto* r = repository(domain_name, name);
-    if (!r || !seen.insert(r->name).second) return;
-    out.push_back(r);
-    for (auto& u : r->upstreams) visit(u);
-  };
-  visit(repo);
-  return out;
-}
-
-const config::ExternalConnectionConfig* Topology::external_connection(
-    const config::RepositoryConfig& repo) const {
-  if (repo.external_connection.empty()) return nullptr;
-  auto& connections = current().external_connections;
-  auto it = connections.find(repo.external_connection);
-  return it == connections.end() ? nullptr : &it->second;
-}
 
 namespace {
 constexpr char k_sep = '\x1f';
@@ -119,6 +71,8 @@ std::string encode(const VersionRecord& r) {
   return json{{"version", r.version},
               {"status", r.status},
               {"origin", r.origin},
+              {"entry_repository", r.entry.repository},
+              {"entry_connection", r.entry.external_connection},
               {"published", r.published_unix_ms},
               {"upstream_time", r.upstream_time},
               {"manifest", r.manifest},
@@ -133,6 +87,8 @@ std::optional<VersionRecord> decode_version(std::string_view s) {
   r.version = str(j, "version");
   r.status = str(j, "status");
   r.origin = str(j, "origin");
+  r.entry.repository = str(j, "entry_repository");
+  r.entry.external_connection = str(j, "entry_connection");
   r.published_unix_ms = num(j, "published");
   r.upstream_time = str(j, "upstream_time");
   r.manifest = str(j, "manifest");
@@ -220,4 +176,4 @@ std::string iso8601(int64_t unix_ms) {
   return buf;
 }
 
-}  // namespace arca::proxy
+}  // namespace arca::repo

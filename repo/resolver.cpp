@@ -1,0 +1,57 @@
+#include "repo/resolver.hpp"
+
+#include "common/log.hpp"
+
+namespace arca::repo {
+
+RepositoryList reachable(const RepositoryList& order, const OriginPolicy& policy) {
+  RepositoryList out;
+  if (order.empty()) return out;
+  const std::string& requester = order.front()->name;
+  const bool upstreams = policy.allows(RestrictionType::internal_upstream, requester);
+  for (auto* r : order) {
+    if (r->name == requester || upstreams) out.push_back(r);
+  }
+  return out;
+}
+
+Result<StoredLookup> find_stored_asset(cache::Store& store, const RepositoryList& order,
+                                       const OriginPolicy& policy, PackageKey key,
+                                       std::string_view asset, std::string_view version) {
+  StoredLookup out;
+  for (auto* r : reachable(order, policy)) {
+    key.repo = r->name;
+    if (!version.empty()) {
+      ARCA_TRY(auto v, find_version(store, key, version));
+      if (v && (v->status == "Archived" || v->status == "Disposed")) {
+        out.unavailable_status = v->status;
+        return out;
+      }
+    }
+    ARCA_TRY(auto a, find_asset(store, key, asset));
+    if (!a) continue;
+    if (!version.empty() && !a->version.empty() && a->version != version) continue;
+    auto sha = from_hex<32>(a->sha256_hex);
+    if (!sha) continue;
+    ARCA_TRY(auto blob, store.find_blob(*sha));
+    if (!blob) {
+      ARCA_LOG_ERROR("asset {} of {} in {} names a missing blob", asset, key.name, r->name);
+      continue;
+    }
+    out.found = StoredAsset{r, std::move(*a), *blob};
+    return out;
+  }
+  return out;
+}
+
+EntryPoint derived_entry(const config::RepositoryConfig& holder, const VersionRecord& version) {
+  if (!version.entry.empty()) return version.entry;
+  EntryPoint e;
+  if (version.origin == "EXTERNAL" && !holder.external_connection.empty())
+    e.external_connection = holder.external_connection;
+  else
+    e.repository = holder.name;
+  return e;
+}
+
+}  // namespace arca::repo
