@@ -4,13 +4,13 @@
 #include "cache/store.hpp"
 #include "common/log.hpp"
 #include "config/config.hpp"
-#include "proxy/assets.hpp"
-#include "proxy/codeartifact_handler.hpp"
-#include "proxy/codeartifact_upstreams.hpp"
-#include "proxy/context.hpp"
-#include "proxy/router.hpp"
-#include "proxy/server.hpp"
-#include "proxy/upstream_client.hpp"
+#include "net/assets.hpp"
+#include "control/api_handler.hpp"
+#include "net/codeartifact_upstreams.hpp"
+#include "formats/context.hpp"
+#include "app/router.hpp"
+#include "net/server.hpp"
+#include "net/upstream_client.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -68,25 +68,25 @@ int serve(const std::string& config_path, const std::string& listen, const std::
   unsigned threads = cfg.listen.threads ? cfg.listen.threads : std::max(1u, std::thread::hardware_concurrency());
   boost::asio::io_context ioc(static_cast<int>(threads));
   boost::asio::thread_pool pool(std::max(2u, threads));
-  proxy::Metrics metrics;
-  proxy::UpstreamClient client(ioc.get_executor(), cfg.upstream);
-  proxy::AssetService assets(ioc, pool, **store, client, cfg, metrics);
-  proxy::Context context{cfg, ioc, pool, **store, client, assets, metrics, repo::Topology(cfg)};
+  net::Metrics metrics;
+  net::UpstreamClient client(ioc.get_executor(), cfg.upstream);
+  net::AssetService assets(ioc, pool, **store, client, cfg, metrics);
+  formats::Context context{cfg, ioc, pool, **store, client, assets, metrics, repo::Topology(cfg)};
   // Real CodeArtifact repositories as upstreams: AWS credentials, tokens, endpoints; the
   // client asks it for the credentials of every upstream request.
-  proxy::CodeArtifactUpstreams codeartifact(cfg, client, **store, pool);
+  net::CodeArtifactUpstreams codeartifact(cfg, client, **store, pool);
   if (!codeartifact.empty()) {
     codeartifact.load_stored_endpoints();
     client.set_authorizer(&codeartifact);
     context.codeartifact = &codeartifact;
   }
   // Domains and repositories created through the API, the config's ones, the token secret.
-  if (auto loaded = proxy::load_control_plane(context); !loaded) {
+  if (auto loaded = control::load_control_plane(context); !loaded) {
     std::cerr << "arca: cannot load domains and repositories: " << loaded.error().message << "\n";
     return 1;
   }
-  proxy::Router router(context);
-  proxy::Server server(ioc, cfg.listen, router);
+  app::Router router(context);
+  net::Server server(ioc, cfg.listen, router);
 
   uint16_t port = 0;
   try {

@@ -1,7 +1,7 @@
 #pragma once
-// The seams auth/ needs to talk to AWS without depending on proxy/ (STYLE.md §2): a minimal
-// buffered HTTP client interface, a wall clock, and the process environment. proxy/ adapts its
-// UpstreamClient to HttpFetcher (proxy/aws_fetcher.hpp); tests use fakes.
+// The seams auth/ needs to talk to AWS without depending on net/ (STYLE.md §2): a minimal
+// buffered HTTP client interface, a wall clock, and the process environment. net/ adapts its
+// UpstreamClient to HttpFetcher (net/aws_fetcher.hpp); tests use fakes.
 //
 // Thread-safety: HttpFetcher implementations must allow concurrent fetch() calls. FlightGate is
 // internally synchronized.

@@ -2,7 +2,7 @@
 
 namespace arca::repo {
 
-namespace pg = protocols::codeartifact::groups;
+namespace pg = repo::groups;
 using json = nlohmann::json;
 
 namespace {
@@ -95,6 +95,10 @@ const PackageOriginConfig& OriginPolicy::package_level(std::string_view reposito
     }
   }
   return package_levels_.emplace(std::string(repository), c).first->second;
+}
+
+void OriginPolicy::prefetch(const std::vector<const config::RepositoryConfig*>& repositories) const {
+  for (auto* r : repositories) (void)package_level(r->name);
 }
 
 bool OriginPolicy::allows(RestrictionType type, std::string_view repository) const {

@@ -12,7 +12,8 @@
 // OriginPolicy is not thread-safe (one coroutine uses it for one request).
 
 #include "cache/store.hpp"
-#include "protocols/codeartifact/package_groups.hpp"
+#include "config/config.hpp"
+#include "repo/package_groups.hpp"
 #include "repo/records.hpp"
 
 #include <nlohmann/json.hpp>
@@ -21,10 +22,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace arca::repo {
 
-using RestrictionType = protocols::codeartifact::groups::RestrictionType;
+using RestrictionType = repo::groups::RestrictionType;
 
 // A package's origin configuration in one repository: may versions be published there, may
 // they come from upstream repositories and external connections.
@@ -68,7 +70,7 @@ class OriginPolicy {
   OriginPolicy() = default;  // allows everything
   // `store` null: no package-level configuration. `key.repo` is ignored.
   OriginPolicy(cache::Store* store, PackageKey key,
-               protocols::codeartifact::groups::OriginRestrictions group, std::string group_pattern);
+               repo::groups::OriginRestrictions group, std::string group_pattern);
 
   bool allows(RestrictionType type, std::string_view repository) const;
   // What blocks `type` for `repository`, for error messages: "the PUBLISH origin control of
@@ -76,15 +78,29 @@ class OriginPolicy {
   // main (publish=BLOCK)".
   std::string blocker(RestrictionType type, std::string_view repository) const;
   const std::string& group_pattern() const { return group_pattern_; }
+  // Reads the package-level configuration of each repository now (blocking), so that later
+  // questions about them cost no store read.
+  void prefetch(const std::vector<const config::RepositoryConfig*>& repositories) const;
 
  private:
   const PackageOriginConfig& package_level(std::string_view repository) const;
 
   cache::Store* store_ = nullptr;
   PackageKey key_;
-  protocols::codeartifact::groups::OriginRestrictions group_;
+  repo::groups::OriginRestrictions group_;
   std::string group_pattern_ = "/*";
   mutable std::map<std::string, PackageOriginConfig, std::less<>> package_levels_;
+};
+
+// Where the data plane gets the origin policy of a package: the control plane's package groups
+// implement it. Thread-safety: policy() is safe from any thread.
+class OriginPolicies {
+ public:
+  virtual ~OriginPolicies() = default;
+  // `name` and `ns` as stored (pypi: the normalized project name). Fast: no store access until
+  // the policy is asked about a repository.
+  virtual OriginPolicy policy(std::string_view domain, std::string_view format,
+                              std::string_view ns, std::string_view name) const = 0;
 };
 
 }  // namespace arca::repo

@@ -1,0 +1,174 @@
+// app::Router with real parts but no sockets: a store on disk, the real formats (or a format of
+// the test's own), requests through a recording Exchange (tests/unit/fake_exchange.hpp).
+
+#include "app/router.hpp"
+
+#include "common/digest.hpp"
+#include "net/assets.hpp"
+#include "net/metrics.hpp"
+#include "net/upstream_client.hpp"
+#include "repo/records.hpp"
+#include "tests/unit/fake_exchange.hpp"
+#include "tests/unit/test_support.hpp"
+
+#include <doctest/doctest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+using namespace arca;
+using json = nlohmann::json;
+namespace asio = boost::asio;
+
+// A whole format in a few lines: a new format is a folder with one of these (and its protocol
+// code) plus one line in formats/registry.cpp; the router and the rest of arca need nothing else.
+struct EchoFormat final : formats::Format {
+  std::string_view name() const override { return "echo"; }
+  asio::awaitable<void> handle(net::Exchange& ex, const config::DomainConfig& domain,
+                               const config::RepositoryConfig& repo, std::string rest) override {
+    net::Headers headers{{"Content-Type", "text/plain"}};
+    co_await ex.respond(200, std::move(headers), domain.name + " " + repo.name + " " + rest);
+  }
+  bool is_publish(const net::Request& request, std::string_view) const override {
+    return request.method == "PUT";
+  }
+};
+
+// The parts main.cpp wires, over a fresh store: repositories `store` and `app` (upstream: store).
+struct Env {
+  config::Config config;
+  asio::io_context ioc;
+  asio::thread_pool pool{2};
+  std::unique_ptr<cache::Store> store;
+  net::Metrics metrics;
+  std::unique_ptr<net::UpstreamClient> client;
+  std::unique_ptr<net::AssetService> assets;
+  std::unique_ptr<formats::Context> ctx;
+
+  explicit Env(const std::string& name) {
+    config::DomainConfig d;
+    d.name = "local";
+    d.repositories.push_back(config::RepositoryConfig{"store", "", {}, ""});
+    d.repositories.push_back(config::RepositoryConfig{"app", "", {"store"}, ""});
+    config.domains.push_back(d);
+    auto opened = cache::Store::open(test::temp_dir(name).string(), cache::StoreOptions{});
+    REQUIRE(opened.has_value());
+    store = std::move(*opened);
+    client = std::make_unique<net::UpstreamClient>(ioc.get_executor(), config.upstream);
+    assets = std::make_unique<net::AssetService>(ioc, pool, *store, *client, config, metrics);
+    ctx.reset(new formats::Context{config, ioc, pool, *store, *client, *assets, metrics,
+                                   repo::Topology(config), {}, nullptr, nullptr, nullptr});
+  }
+
+  std::unique_ptr<test::FakeExchange> send(app::Router& router, std::string method,
+                                           std::string target, std::string body = {}) {
+    net::Request r;
+    r.method = std::move(method);
+    r.target = std::move(target);
+    r.body = std::move(body);
+    r.headers.emplace_back("Host", "127.0.0.1:5080");
+    auto ex = std::make_unique<test::FakeExchange>(std::move(r));
+    test::run(ioc, router.handle(*ex));
+    return ex;
+  }
+};
+
+// The body `npm publish` sends for `name`@`version` with `data` as the tarball.
+std::string publish_body(const std::string& name, const std::string& version, const std::string& data) {
+  auto d = digest_of(data);
+  const std::string file = name + "-" + version + ".tgz";
+  json body = {{"_id", name},
+               {"name", name},
+               {"dist-tags", {{"latest", version}}},
+               {"versions",
+                {{version,
+                  {{"name", name},
+                   {"version", version},
+                   {"dist",
+                    {{"integrity", sri_sha512(d.sha512)},
+                     {"shasum", to_hex(d.sha1)},
+                     {"tarball", "http://x/" + name + "/-/" + file}}}}}}},
+               {"_attachments",
+                {{file,
+                  {{"content_type", "application/octet-stream"},
+                   {"data", base64_encode(data)},
+                   {"length", data.size()}}}}}};
+  return body.dump();
+}
+
+}  // namespace
+
+TEST_SUITE_BEGIN("app::Router");
+
+TEST_CASE("a format of its own is routed by name; unknown formats and repositories are 404") {
+  Env env("router-echo");
+  std::vector<formats::FormatPtr> list;
+  list.push_back(std::make_unique<EchoFormat>());
+  app::Router router(*env.ctx, std::move(list));
+
+  auto ok = env.send(router, "GET", "/local/echo/app/some/path%2Fhere");
+  CHECK(ok->status() == 200);
+  CHECK(ok->body() == "local app some/path%2Fhere");
+  CHECK(env.send(router, "GET", "/local/npm/app/left-pad")->status() == 404);  // not in this list
+  CHECK(env.send(router, "GET", "/local/echo/nope/x")->status() == 404);
+  CHECK(env.send(router, "GET", "/elsewhere/echo/app/x")->status() == 404);
+  CHECK(env.send(router, "GET", "/healthz")->status() == 200);
+
+  net::Request put;
+  put.method = "PUT";
+  put.path = "/local/echo/app/x";
+  CHECK(router.body_limit(put) == env.config.listen.publish_body_limit_bytes);
+  put.method = "GET";
+  CHECK(router.body_limit(put) == env.config.listen.body_limit_bytes);
+}
+
+TEST_CASE("npm without sockets: publish, packument, tarball retained downstream, scoped invalidation") {
+  Env env("router-npm");
+  app::Router router(*env.ctx);
+  const std::string tarball = "pretend this is a gzipped tar";
+
+  auto published = env.send(router, "PUT", "/local/npm/store/left-pad", publish_body("left-pad", "1.0.0", tarball));
+  REQUIRE_MESSAGE(published->status() == 201, published->body());
+
+  // Through app: the packument names arca's tarball URL for app.
+  auto doc = env.send(router, "GET", "/local/npm/app/left-pad");
+  REQUIRE(doc->status() == 200);
+  auto parsed = json::parse(doc->body());
+  CHECK(parsed["versions"]["1.0.0"]["dist"]["tarball"] ==
+        "http://127.0.0.1:5080/local/npm/app/left-pad/-/left-pad-1.0.0.tgz");
+
+  // Not in app until served through it.
+  repo::PackageKey in_app{"local", "app", "npm", "", "left-pad"};
+  auto before = repo::find_version(*env.store, in_app, "1.0.0");
+  REQUIRE(before.has_value());
+  CHECK_FALSE(before->has_value());
+
+  auto file = env.send(router, "GET", "/local/npm/app/left-pad/-/left-pad-1.0.0.tgz");
+  REQUIRE(file->status() == 200);
+  CHECK(file->body() == tarball);
+
+  // Retained in app with the origin it had in store.
+  auto after = repo::find_version(*env.store, in_app, "1.0.0");
+  REQUIRE(after.has_value());
+  REQUIRE(after->has_value());
+  CHECK((*after)->origin == "INTERNAL");
+  CHECK((*after)->entry.repository == "store");
+  CHECK(env.metrics.retained == 1);
+
+  // A publish of another package leaves left-pad's documents alone.
+  const auto generation = env.ctx->generations.package("local", "npm", "", "left-pad");
+  auto other = env.send(router, "PUT", "/local/npm/store/other", publish_body("other", "1.0.0", "x"));
+  REQUIRE(other->status() == 201);
+  CHECK(env.ctx->generations.package("local", "npm", "", "left-pad") == generation);
+  auto again = env.send(router, "PUT", "/local/npm/store/left-pad", publish_body("left-pad", "1.0.1", "y"));
+  REQUIRE(again->status() == 201);
+  CHECK(env.ctx->generations.package("local", "npm", "", "left-pad") != generation);
+  auto newer = json::parse(env.send(router, "GET", "/local/npm/app/left-pad")->body());
+  CHECK(newer["versions"].contains("1.0.1"));
+}
+
+TEST_SUITE_END();
