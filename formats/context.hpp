@@ -76,7 +76,7 @@ struct Context {
   std::unique_ptr<auth::TokenService> tokens;
   // The origin controls (package groups and package-level configurations) the data plane
   // enforces; the control plane's package groups set this when constructed (before
-  // listening). Null: no restrictions.
+  // listening). Null: package-level configurations only.
   const repo::OriginPolicies* origins = nullptr;
   // External connections to real CodeArtifact repositories: their endpoints and tokens
   // (net/codeartifact_upstreams.hpp). Null in tests that have none: upstream_base_url() then
@@ -86,10 +86,15 @@ struct Context {
   // format's records; set by the router. Null: every format behaves as one with no rules.
   const Formats* formats = nullptr;
 
-  // The origin policy of a package (everything allowed when there are no origin controls).
+  // The origin policy of a package: package groups (when the control plane is there) and the
+  // package-level configurations in the store.
   repo::OriginPolicy policy(std::string_view domain, std::string_view format, std::string_view ns,
                             std::string_view name) const {
-    return origins ? origins->policy(domain, format, ns, name) : repo::OriginPolicy{};
+    if (origins) return origins->policy(domain, format, ns, name);
+    return repo::OriginPolicy(&store,
+                              repo::PackageKey{std::string(domain), {}, std::string(format),
+                                               std::string(ns), std::string(name)},
+                              {}, "/*");
   }
 };
 

@@ -44,6 +44,15 @@ Result<StoredLookup> find_stored_asset(cache::Store& store, const RepositoryList
   return out;
 }
 
+std::optional<std::string> publish_conflict(const Source& source, std::string_view requester,
+                                            std::string_view what, std::string_view verb) {
+  if (!source.repo || (!source.connection && source.repo->name == requester)) return std::nullopt;
+  std::string from = source.connection ? source.connection->name
+                                       : "upstream repository " + source.repo->name;
+  return "Conflict: " + std::string(what) + " is available from " + from + "; it cannot be " +
+         std::string(verb) + " to " + std::string(requester);
+}
+
 EntryPoint derived_entry(const config::RepositoryConfig& holder, const VersionRecord& version) {
   if (!version.entry.empty()) return version.entry;
   EntryPoint e;

@@ -48,6 +48,22 @@ struct StoredLookup {
                                                      std::string_view asset,
                                                      std::string_view version);
 
+// Where a version in a format's merged view comes from: `repo`'s own content (connection null),
+// or the external connection `repo` owns.
+struct Source {
+  const config::RepositoryConfig* repo = nullptr;
+  const config::ExternalConnectionConfig* connection = nullptr;
+};
+
+// CodeArtifact refuses to publish a version into a repository that already gets it from an
+// upstream repository or its external connection (user guide, "Private packages and public
+// repositories": 409). Origin controls decide what a merged view takes in, so a package whose
+// upstream control is BLOCK has no such source and any version not stored may be published.
+// Returns the 409's message, "Conflict: <what> is available from <source>; it cannot be <verb>
+// to <requester>", or nullopt when the version comes from `requester`'s own content.
+std::optional<std::string> publish_conflict(const Source& source, std::string_view requester,
+                                            std::string_view what, std::string_view verb);
+
 // The entry point of a version held by `holder` whose record predates entry points: the
 // external connection for ingested versions of a repository owning one, else the repository.
 EntryPoint derived_entry(const config::RepositoryConfig& holder, const VersionRecord& version);

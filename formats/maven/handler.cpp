@@ -585,9 +585,9 @@ struct MavenHandler final : Format {
   // on reads, so with the package's upstream control at BLOCK nothing conflicts. Empty: no
   // conflict. An unreachable upstream does not block deploys. SNAPSHOTs are never ingested from
   // external connections and are redeployed, so the caller checks releases only.
-  asio::awaitable<Result<std::string>> upstream_conflict(const config::DomainConfig& domain,
-                                                         const config::RepositoryConfig& repo,
-                                                         maven::Path p) {
+  asio::awaitable<Result<std::optional<repo::Source>>> upstream_conflict(
+      const config::DomainConfig& domain, const config::RepositoryConfig& repo, maven::Path p) {
+    using Found = std::optional<repo::Source>;
     const OriginPolicy policy = co_await origin_policy(domain, repo, p);
     auto order = repo::reachable(ctx.topology.resolution_order(domain.name, repo.name), policy);
     auto stored = co_await stored_version(domain, order, p);
@@ -596,13 +596,14 @@ struct MavenHandler final : Format {
       const auto* r = order[i];
       const auto& v = (*stored)[i];
       // Deployed here (even while Unfinished): more files of the version are fine.
-      if (r->name == repo.name && v && v->origin == "INTERNAL") co_return std::string();
+      if (r->name == repo.name && v && v->origin == "INTERNAL") co_return Found();
       if (!v || !listed(*v)) continue;
       if (r->name == repo.name) {
-        if (!open_connection(*r, policy)) co_return std::string();
-        co_return std::string("the external connection");
+        auto* ec = open_connection(*r, policy);
+        if (!ec) co_return Found();
+        co_return Found(repo::Source{r, ec});
       }
-      co_return "upstream repository " + r->name;
+      co_return Found(repo::Source{r, nullptr});
     }
     const std::string path = metadata_path(p);
     for (auto* r : order) {
@@ -613,10 +614,10 @@ struct MavenHandler final : Format {
       auto parsed = maven::parse_metadata(doc->body);
       if (!parsed) continue;
       for (auto& v : parsed->versions) {
-        if (v == p.version) co_return std::string(ec->name);
+        if (v == p.version) co_return Found(repo::Source{r, ec});
       }
     }
-    co_return std::string();
+    co_return Found();
   }
 
   asio::awaitable<void> put(Exchange& ex, const config::DomainConfig& domain,
@@ -655,11 +656,13 @@ struct MavenHandler final : Format {
         co_await error(ex, 500, source.error().message);
         co_return;
       }
-      if (!source->empty()) {
-        std::string message = "Conflict: " + p.group_id + ":" + p.artifact_id + ":" + p.version +
-                              " is available from " + *source + "; it cannot be deployed to " +
-                              repo.name;
-        co_await error(ex, 409, std::move(message));
+      std::optional<std::string> conflict;
+      if (*source) {
+        conflict = repo::publish_conflict(
+            **source, repo.name, p.group_id + ":" + p.artifact_id + ":" + p.version, "deployed");
+      }
+      if (conflict) {
+        co_await error(ex, 409, std::move(*conflict));
         co_return;
       }
     }

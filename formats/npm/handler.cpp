@@ -39,10 +39,7 @@ constexpr std::string_view k_abbreviated_type = "application/vnd.npm.install-v1+
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 // Where a version in a merged view came from.
-struct Origin {
-  const config::RepositoryConfig* repo = nullptr;
-  const config::ExternalConnectionConfig* connection = nullptr;  // null: the repo's own content
-};
+using Origin = repo::Source;
 
 struct UpstreamDoc {
   std::shared_ptr<const json> doc;  // null: the upstream does not have the package
@@ -642,13 +639,11 @@ struct NpmHandler final : Format {
       for (auto it = parsed->versions.begin(); it != parsed->versions.end(); ++it) {
         auto origin = (*v)->origins.find(it.key());
         if (origin == (*v)->origins.end()) continue;
-        if (origin->second.repo->name == repo.name && !origin->second.connection) continue;
-        std::string source = "upstream repository " + origin->second.repo->name;
-        if (origin->second.connection) source = origin->second.connection->name;
-        std::string message = "Conflict: " + name.full() + "@" + it.key() + " is available from " +
-                              source + "; it cannot be published to " + repo.name;
-        co_await error(ex, 409, message);
-        co_return;
+        if (auto conflict = repo::publish_conflict(origin->second, repo.name,
+                                                   name.full() + "@" + it.key(), "published")) {
+          co_await error(ex, 409, *conflict);
+          co_return;
+        }
       }
     }
     PackageKey k{domain.name, repo.name, "npm", name.scope, name.name};

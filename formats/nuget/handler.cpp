@@ -63,10 +63,7 @@ struct UpstreamPackage {
   int64_t fresh_until_ms = 0;
 };
 
-struct Origin {
-  const config::RepositoryConfig* repo = nullptr;
-  const config::ExternalConnectionConfig* connection = nullptr;  // null: stored in repo
-};
+using Origin = repo::Source;
 
 struct VersionInfo {
   nuget::Entry entry;
@@ -854,12 +851,11 @@ struct NugetHandler final : Format {
     // any version not stored here may be pushed. An unreachable upstream does not block pushes.
     if (auto v = co_await view(domain, repo, lid); v) {
       const VersionInfo* found = (*v)->find(lver);
-      if (found && (found->origin.connection || found->origin.repo->name != repo.name)) {
-        std::string source = "upstream repository " + found->origin.repo->name;
-        if (found->origin.connection) source = found->origin.connection->name;
-        std::string message = "Conflict: " + spec.id + " " + normalized + " is available from " +
-                              source + "; it cannot be pushed to " + repo.name;
-        co_await push_error(ex, v2_form, 409, std::move(message));
+      std::optional<std::string> conflict;
+      if (found)
+        conflict = repo::publish_conflict(found->origin, repo.name, spec.id + " " + normalized, "pushed");
+      if (conflict) {
+        co_await push_error(ex, v2_form, 409, std::move(*conflict));
         co_return;
       }
     }

@@ -54,10 +54,7 @@ std::string str_field(const json& j, const char* key) {
 }
 
 // Where a file in a merged view came from.
-struct Origin {
-  const config::RepositoryConfig* repo = nullptr;
-  const config::ExternalConnectionConfig* connection = nullptr;  // null: the repo's own content
-};
+using Origin = repo::Source;
 
 struct UpstreamPage {
   std::shared_ptr<const pypi::ProjectPage> page;  // null: the upstream does not have the project
@@ -585,14 +582,11 @@ struct PypiHandler final : Format {
       const std::string wanted = pypi::canonical_version(up->version);
       for (auto& f : (*v)->files) {
         if (f.version.empty() || pypi::canonical_version(f.version) != wanted) continue;
-        if (f.origin.repo->name == repo.name && !f.origin.connection) continue;
-        std::string source = "upstream repository " + f.origin.repo->name;
-        if (f.origin.connection) source = f.origin.connection->name;
-        std::string message = "Conflict: " + up->project + " " + up->version +
-                              " is available from " + source + "; it cannot be uploaded to " +
-                              repo.name;
-        co_await error(ex, 409, std::move(message));
-        co_return;
+        if (auto conflict = repo::publish_conflict(f.origin, repo.name,
+                                                   up->project + " " + up->version, "uploaded")) {
+          co_await error(ex, 409, std::move(*conflict));
+          co_return;
+        }
       }
     }
     // Core metadata from wheels: PEP 658 and the dependency list; it must agree with the form.

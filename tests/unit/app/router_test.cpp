@@ -4,17 +4,10 @@
 #include "app/router.hpp"
 
 #include "common/digest.hpp"
-#include "net/assets.hpp"
-#include "net/metrics.hpp"
-#include "net/upstream_client.hpp"
 #include "repo/records.hpp"
-#include "tests/unit/fake_exchange.hpp"
-#include "tests/unit/test_support.hpp"
+#include "tests/unit/data_plane_env.hpp"
 
 #include <doctest/doctest.h>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -38,44 +31,7 @@ struct EchoFormat final : formats::Format {
   }
 };
 
-// The parts main.cpp wires, over a fresh store: repositories `store` and `app` (upstream: store).
-struct Env {
-  config::Config config;
-  asio::io_context ioc;
-  asio::thread_pool pool{2};
-  std::unique_ptr<cache::Store> store;
-  net::Metrics metrics;
-  std::unique_ptr<net::UpstreamClient> client;
-  std::unique_ptr<net::AssetService> assets;
-  std::unique_ptr<formats::Context> ctx;
-
-  explicit Env(const std::string& name) {
-    config::DomainConfig d;
-    d.name = "local";
-    d.repositories.push_back(config::RepositoryConfig{"store", "", {}, ""});
-    d.repositories.push_back(config::RepositoryConfig{"app", "", {"store"}, ""});
-    config.domains.push_back(d);
-    auto opened = cache::Store::open(test::temp_dir(name).string(), cache::StoreOptions{});
-    REQUIRE(opened.has_value());
-    store = std::move(*opened);
-    client = std::make_unique<net::UpstreamClient>(ioc.get_executor(), config.upstream);
-    assets = std::make_unique<net::AssetService>(ioc, pool, *store, *client, config, metrics);
-    ctx.reset(new formats::Context{config, ioc, pool, *store, *client, *assets, metrics,
-                                   repo::Topology(config), {}, nullptr, nullptr, nullptr});
-  }
-
-  std::unique_ptr<test::FakeExchange> send(app::Router& router, std::string method,
-                                           std::string target, std::string body = {}) {
-    net::Request r;
-    r.method = std::move(method);
-    r.target = std::move(target);
-    r.body = std::move(body);
-    r.headers.emplace_back("Host", "127.0.0.1:5080");
-    auto ex = std::make_unique<test::FakeExchange>(std::move(r));
-    test::run(ioc, router.handle(*ex));
-    return ex;
-  }
-};
+using Env = test::DataPlaneEnv;
 
 // The body `npm publish` sends for `name`@`version` with `data` as the tarball.
 std::string publish_body(const std::string& name, const std::string& version, const std::string& data) {
