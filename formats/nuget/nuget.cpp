@@ -799,7 +799,10 @@ bool term_matches(std::string_view term, const PackageVersions& p, const Entry& 
 std::vector<PackageVersions> search(const SearchQuery& query, std::span<const PackageVersions> all,
                                     uint64_t* total) {
   std::vector<std::string> terms;
-  for (auto t : split_sv(lower(query.q), ' ')) {
+  // Named: split_sv returns views into it, and a temporary in a range-for's initializer dies
+  // before the loop body runs (until C++23).
+  const std::string lowered = lower(query.q);
+  for (auto t : split_sv(lowered, ' ')) {
     if (!trim(t).empty()) terms.emplace_back(trim(t));
   }
   std::vector<PackageVersions> matched;
@@ -843,12 +846,15 @@ json search_results(const RegistrationUrls& urls, std::span<const PackageVersion
                           {"downloads", 0},
                           {"@id", urls.hive + p.lower_id + "/" + e.lower_version + ".json"}});
     }
+    // Named for the same reason as the query's terms in search().
+    const std::string author_list = str(m, "authors");
+    const std::string owner_list = str(m, "owners");
     json authors = json::array();
-    for (auto a : split_sv(str(m, "authors"), ',')) {
+    for (auto a : split_sv(author_list, ',')) {
       if (!trim(a).empty()) authors.push_back(std::string(trim(a)));
     }
     json owners = json::array();
-    for (auto a : split_sv(str(m, "owners"), ',')) {
+    for (auto a : split_sv(owner_list, ',')) {
       if (!trim(a).empty()) owners.push_back(std::string(trim(a)));
     }
     json item = {{"@id", index_url(urls, p.lower_id)},

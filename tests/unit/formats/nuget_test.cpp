@@ -404,6 +404,45 @@ TEST_SUITE("formats::nuget") {
           json::array({"1.0.0", "2.0.0-beta"}));
   }
 
+  TEST_CASE("search: multi-word queries and author lists of every length") {
+    // search() once split a destroyed temporary (the lower-cased query) into views and read
+    // them afterwards; search_results() did the same with authors and owners. Lengths from
+    // short-string to several heap size classes: the freed buffer is reused by the next
+    // allocation of its size and the terms read garbage (ASan: stack-use-after-scope).
+    std::vector<nuget::PackageVersions> all = {
+        {"alpha.one", {entry("Alpha.One", "1.0.0")}}, {"delta", {entry("Delta", "3.0.0")}}};
+    std::string q = "Alpha.One";
+    for (int words = 1; words <= 16; ++words) {
+      nuget::SearchQuery term;
+      term.q = q;
+      uint64_t total = 0;
+      auto r = nuget::search(term, all, &total);
+      REQUIRE_MESSAGE(r.size() == 1, q);
+      CHECK(r[0].lower_id == "alpha.one");
+      term.q = q + " DELTA";  // every term must match: none does
+      CHECK_MESSAGE(nuget::search(term, all, &total).empty(), term.q);
+      q += words % 2 ? " about" : " ALPHA.one";
+    }
+    std::string authors = "A";
+    std::vector<std::string> expected = {"A"};
+    for (int n = 2; n <= 12; ++n) {
+      std::string name = "Author Number " + std::to_string(n);
+      authors += ", " + name;
+      expected.push_back(name);
+      auto pkgs = all;
+      pkgs[0].entries[0].manifest["authors"] = authors;
+      pkgs[0].entries[0].manifest["owners"] = authors;
+      nuget::RegistrationUrls urls{"http://h/r/", "http://h/f/"};
+      uint64_t total = 0;
+      nuget::SearchQuery one;
+      one.q = "alpha.one";
+      json body = nuget::search_results(urls, nuget::search(one, pkgs, &total), total);
+      REQUIRE(body["data"].size() == 1);
+      CHECK(body["data"][0]["authors"] == json(expected));
+      CHECK(body["data"][0]["owners"] == json(expected));
+    }
+  }
+
   TEST_CASE("query strings are decoded with Boost.URL: %XX, '+' as a space") {
     auto p = nuget::parse_query_string("?q=Foo+bar%2Bbaz&&id=A%2eB&flag&x=");
     REQUIRE(p.has_value());
