@@ -534,6 +534,28 @@ TEST_SUITE("formats::nuget") {
     CHECK_FALSE(nuget::parse_service_index(R"({"resources":[]})", "x"));
   }
 
+  TEST_CASE("upstream documents nested too deeply are refused before parsing") {
+    // nlohmann parses "[[[[..." iteratively, but copies and dump() recurse once per level.
+    const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+    auto index = nuget::parse_service_index(
+        R"({"resources":[{"@id":"https://up/flat/","@type":"PackageBaseAddress/3.0.0","x":)" + deep +
+            "}]}",
+        "https://up/v3/index.json");
+    REQUIRE_FALSE(index);
+    CHECK(index.error().code == arca::Errc::upstream_error);
+    CHECK(index.error().message == "the upstream service index nests more than 256 levels deep");
+    auto reg = nuget::parse_registration(
+        R"({"items":[{"catalogEntry":{"id":"Foo","version":"1.0.0","tags":)" + deep + "}}]}");
+    REQUIRE_FALSE(reg);
+    CHECK(reg.error().message.find("nests more than 256 levels") != std::string::npos);
+    auto flat = nuget::parse_flat_index(R"({"versions":["1.0.0"],"x":)" + deep + "}");
+    REQUIRE_FALSE(flat.has_value());
+    CHECK(flat.error().message.find("nests more than 256 levels") != std::string::npos);
+    // Real documents nest a handful of levels.
+    const std::string ok = std::string(200, '[') + std::string(200, ']');
+    CHECK(nuget::parse_flat_index(R"({"versions":["1.0.0"],"x":)" + ok + "}").has_value());
+  }
+
   TEST_CASE("upstream registration: inlined leaves, pages to fetch, hashes, unlisted") {
     const std::string body = R"({"items":[
       {"@id":"https://up/reg/foo/index.json#page/1.0.0/1.0.0","items":[
