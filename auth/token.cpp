@@ -52,7 +52,11 @@ std::optional<std::string> base64url_decode(std::string_view text) {
       return std::nullopt;
   }
   while (s.size() % 4) s += '=';
-  return base64_decode(s);
+  auto bytes = base64_decode(s);
+  // Only the canonical spelling: the unused low bits of the last character must be zero, or
+  // one MAC would have four spellings (RFC 4648 §3.5) and a token several equivalent strings.
+  if (!bytes || base64url_encode(*bytes) != text) return std::nullopt;
+  return bytes;
 }
 
 TokenService::TokenService(std::string secret) : secret_(std::move(secret)) {}

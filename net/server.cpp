@@ -20,6 +20,7 @@
 #include <atomic>
 #include <charconv>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
@@ -266,6 +267,36 @@ std::string error_json(std::string_view message) {
   return out;
 }
 
+// Why a request's Transfer-Encoding makes its framing unusable, or nullopt when it has none or
+// exactly `chunked`. RFC 9112 §6.1: when chunked is not the final coding of a request, its body
+// length cannot be determined and the server must answer 400 and close; Beast would treat such a
+// request as bodyless and parse its body as the next request (a smuggling precondition). Other
+// codings before a final chunked (gzip, chunked) are refused the same way: arca decodes none, and
+// an HTTP/1.0 message with Transfer-Encoding has faulty framing (§6.1 again).
+std::optional<std::string> transfer_encoding_problem(const http::fields& fields, unsigned version) {
+  auto [begin, end] = fields.equal_range(http::field::transfer_encoding);
+  if (begin == end) return std::nullopt;
+  if (version < 11) return "Transfer-Encoding in an HTTP/1.0 request";
+  size_t codings = 0;
+  bool chunked_only = true;
+  for (auto it = begin; it != end; ++it) {
+    std::string_view list = it->value();
+    while (!list.empty()) {
+      auto comma = list.find(',');
+      std::string_view coding = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+      auto ows = [](char c) { return c == ' ' || c == '\t'; };
+      while (!coding.empty() && ows(coding.front())) coding.remove_prefix(1);
+      while (!coding.empty() && ows(coding.back())) coding.remove_suffix(1);
+      if (coding.empty()) continue;  // empty list elements are ignored (RFC 9110 §5.6.1)
+      ++codings;
+      if (!iequals(coding, "chunked")) chunked_only = false;
+    }
+  }
+  if (codings == 1 && chunked_only) return std::nullopt;
+  return "unsupported Transfer-Encoding (only a single \"chunked\" is accepted)";
+}
+
 }  // namespace
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
@@ -356,6 +387,12 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                    ec != asio::error::eof && ec != asio::error::bad_descriptor) {
           co_await write_simple(stream, 400, "malformed request: " + ec.message());
         }
+        break;
+      }
+      if (auto problem = transfer_encoding_problem(parser.get().base(), parser.get().version())) {
+        // Answered before anything else, and the connection closes: its remaining bytes cannot
+        // be framed.
+        co_await write_simple(stream, 400, std::move(*problem));
         break;
       }
       const auto started_at = std::chrono::steady_clock::now();

@@ -1,5 +1,7 @@
 #include "formats/npm/npm.hpp"
 
+#include "common/json_depth.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -12,9 +14,6 @@ namespace {
 // validate-npm-package-name: "name length cannot exceed 214" (checked on the full name).
 constexpr size_t k_max_name_length = 214;
 constexpr size_t k_max_version_length = 256;
-// Deeper documents are refused: nlohmann's parser is iterative, but dump() and the copy
-// constructor recurse, so a hostile "[[[[..." would overflow the stack later.
-constexpr size_t k_max_json_depth = 256;
 
 // The characters encodeURIComponent leaves unescaped (ECMA-262 "uriUnreserved"): npm's
 // "name can only contain URL-friendly characters" check for old packages.
@@ -179,31 +178,6 @@ int compare_semver(const SemVer& a, const SemVer& b) {
 }
 
 // --- JSON helpers ---
-
-bool nesting_within(std::string_view s, size_t limit) {
-  size_t depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : s) {
-    if (in_string) {
-      if (escaped)
-        escaped = false;
-      else if (c == '\\')
-        escaped = true;
-      else if (c == '"')
-        in_string = false;
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > limit) return false;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return true;
-}
 
 const json* find_member(const json& obj, const char* key) {
   if (!obj.is_object()) return nullptr;
@@ -503,7 +477,7 @@ std::optional<Dist> dist_of(const json& version_manifest) {
 
 Result<json> parse_json_object(std::string_view body, Errc code) {
   try {
-    if (!nesting_within(body, k_max_json_depth)) return make_error(code, "JSON nested too deeply");
+    if (!json_nesting_within(body)) return make_error(code, "JSON nested too deeply");
     json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
     if (doc.is_discarded()) return make_error(code, "invalid JSON");
     if (!doc.is_object()) return make_error(code, "JSON document is not an object");

@@ -1,5 +1,6 @@
 #include "formats/nuget/nuget.hpp"
 
+#include "common/json_depth.hpp"
 #include "common/url.hpp"
 
 #include <archive.h>
@@ -799,7 +800,10 @@ bool term_matches(std::string_view term, const PackageVersions& p, const Entry& 
 std::vector<PackageVersions> search(const SearchQuery& query, std::span<const PackageVersions> all,
                                     uint64_t* total) {
   std::vector<std::string> terms;
-  for (auto t : split_sv(lower(query.q), ' ')) {
+  // Named: split_sv returns views into it, and a temporary in a range-for's initializer dies
+  // before the loop body runs (until C++23).
+  const std::string lowered = lower(query.q);
+  for (auto t : split_sv(lowered, ' ')) {
     if (!trim(t).empty()) terms.emplace_back(trim(t));
   }
   std::vector<PackageVersions> matched;
@@ -843,12 +847,15 @@ json search_results(const RegistrationUrls& urls, std::span<const PackageVersion
                           {"downloads", 0},
                           {"@id", urls.hive + p.lower_id + "/" + e.lower_version + ".json"}});
     }
+    // Named for the same reason as the query's terms in search().
+    const std::string author_list = str(m, "authors");
+    const std::string owner_list = str(m, "owners");
     json authors = json::array();
-    for (auto a : split_sv(str(m, "authors"), ',')) {
+    for (auto a : split_sv(author_list, ',')) {
       if (!trim(a).empty()) authors.push_back(std::string(trim(a)));
     }
     json owners = json::array();
-    for (auto a : split_sv(str(m, "owners"), ',')) {
+    for (auto a : split_sv(owner_list, ',')) {
       if (!trim(a).empty()) owners.push_back(std::string(trim(a)));
     }
     json item = {{"@id", index_url(urls, p.lower_id)},
@@ -896,11 +903,28 @@ std::string error_text(std::string_view message) {
 
 // --- Upstream ---
 
-Result<ServiceResources> parse_service_index(std::string_view body, std::string_view index_url) {
+namespace {
+
+// An upstream document as a JSON object. Errors (upstream_error): not JSON, not an object, or
+// nested deeper than k_max_json_depth (common/json_depth.hpp: copies and dump() recurse per
+// level, so the depth is checked before parsing).
+Result<json> parse_upstream_json(std::string_view body, std::string_view what) {
+  if (!json_nesting_within(body)) {
+    return make_error(Errc::upstream_error, "the upstream " + std::string(what) +
+                                                " nests more than " +
+                                                std::to_string(k_max_json_depth) + " levels deep");
+  }
   auto j = json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
-    return make_error(Errc::upstream_error, "the upstream service index is not JSON");
+    return make_error(Errc::upstream_error, "the upstream " + std::string(what) + " is not JSON");
   }
+  return j;
+}
+
+}  // namespace
+
+Result<ServiceResources> parse_service_index(std::string_view body, std::string_view index_url) {
+  ARCA_TRY(json j, parse_upstream_json(body, "service index"));
   auto resources = j.find("resources");
   if (resources == j.end() || !resources->is_array()) {
     return make_error(Errc::upstream_error, "the upstream service index has no resources");
@@ -954,10 +978,7 @@ Result<ServiceResources> parse_service_index(std::string_view body, std::string_
 }
 
 Result<UpstreamRegistration> parse_registration(std::string_view body) {
-  auto j = json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    return make_error(Errc::upstream_error, "the upstream registration is not JSON");
-  }
+  ARCA_TRY(json j, parse_upstream_json(body, "registration"));
   auto items = j.find("items");
   if (items == j.end() || !items->is_array()) {
     return make_error(Errc::upstream_error, "the upstream registration has no items");
@@ -1005,8 +1026,8 @@ Result<UpstreamRegistration> parse_registration(std::string_view body) {
 }
 
 Result<std::vector<std::string>> parse_flat_index(std::string_view body) {
-  auto j = json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("versions") || !j["versions"].is_array()) {
+  ARCA_TRY(json j, parse_upstream_json(body, "flat container index"));
+  if (!j.contains("versions") || !j["versions"].is_array()) {
     return make_error(Errc::upstream_error, "the upstream flat container index is not valid");
   }
   std::vector<std::string> out;

@@ -21,6 +21,13 @@ constexpr std::string_view k_d_ns = "http://schemas.microsoft.com/ado/2007/08/da
 constexpr std::string_view k_m_ns = "http://schemas.microsoft.com/ado/2007/08/dataservices/metadata";
 constexpr std::string_view k_unlisted_published = "1900-01-01T00:00:00";
 constexpr uint64_t k_max_top = 100;
+// Bounds on $filter / $orderby (untrusted, from any anonymous GET): the parser is recursive
+// descent, so nesting (parentheses, function calls, `not`) is what the stack pays for. NuGet
+// clients nest a few levels; 100 leaves room for generated filters and keeps the deepest parse a
+// few hundred small frames. The size bound keeps tokenizing, and the operand lists of long
+// and/or chains, small; NuGet 2.x filters are a few hundred bytes.
+constexpr size_t k_max_expression_depth = 100;
+constexpr size_t k_max_expression_bytes = 8 * 1024;
 
 Error bad(std::string message) { return make_error(Errc::invalid_argument, std::move(message)); }
 
@@ -394,38 +401,65 @@ class Parser {
     return bad("unexpected '" + peek().text + "' at position " + std::to_string(peek().pos));
   }
 
+  // Counts one level of nesting for as long as it lives; deeper than k_max_expression_depth
+  // is refused before the recursion goes further.
+  class Nesting {
+   public:
+    explicit Nesting(size_t& depth) : depth_(depth) { ++depth_; }
+    ~Nesting() { --depth_; }
+    Nesting(const Nesting&) = delete;
+    Nesting& operator=(const Nesting&) = delete;
+    bool too_deep() const { return depth_ > k_max_expression_depth; }
+
+   private:
+    size_t& depth_;
+  };
+
+  Error too_deep() const {
+    return bad("expression nested more than " + std::to_string(k_max_expression_depth) +
+               " levels deep at position " + std::to_string(peek().pos));
+  }
+
+  // a or b or c is one node with three operands (and likewise for and), so a long chain
+  // costs no depth when it is evaluated or destroyed.
   Result<NodePtr> parse_or() {
-    ARCA_TRY(auto left, parse_and());
+    ARCA_TRY(auto first, parse_and());
+    if (!at_keyword("or")) return first;
+    auto n = make_node(Node::logical_or, Type::boolean);
+    ARCA_TRY_VOID(add_operand(*n, std::move(first), "or"));
     while (at_keyword("or")) {
       next();
-      ARCA_TRY(auto right, parse_and());
-      ARCA_TRY(left, logical(Node::logical_or, std::move(left), std::move(right), "or"));
+      ARCA_TRY(auto operand, parse_and());
+      ARCA_TRY_VOID(add_operand(*n, std::move(operand), "or"));
     }
-    return left;
+    return n;
   }
 
   Result<NodePtr> parse_and() {
-    ARCA_TRY(auto left, parse_not());
+    ARCA_TRY(auto first, parse_not());
+    if (!at_keyword("and")) return first;
+    auto n = make_node(Node::logical_and, Type::boolean);
+    ARCA_TRY_VOID(add_operand(*n, std::move(first), "and"));
     while (at_keyword("and")) {
       next();
-      ARCA_TRY(auto right, parse_not());
-      ARCA_TRY(left, logical(Node::logical_and, std::move(left), std::move(right), "and"));
+      ARCA_TRY(auto operand, parse_not());
+      ARCA_TRY_VOID(add_operand(*n, std::move(operand), "and"));
     }
-    return left;
+    return n;
   }
 
-  Result<NodePtr> logical(Node::Kind kind, NodePtr left, NodePtr right, std::string_view name) {
-    if (left->type != Type::boolean || right->type != Type::boolean) {
+  Result<void> add_operand(Node& n, NodePtr operand, std::string_view name) {
+    if (operand->type != Type::boolean) {
       return bad("'" + std::string(name) + "' needs boolean operands");
     }
-    auto n = make_node(kind, Type::boolean);
-    n->args.push_back(std::move(left));
-    n->args.push_back(std::move(right));
-    return n;
+    n.args.push_back(std::move(operand));
+    return {};
   }
 
   Result<NodePtr> parse_not() {
     if (at_keyword("not")) {
+      Nesting level(depth_);
+      if (level.too_deep()) return too_deep();
       next();
       ARCA_TRY(auto operand, parse_not());
       if (operand->type != Type::boolean) return bad("'not' needs a boolean operand");
@@ -470,6 +504,8 @@ class Parser {
     const Token& t = peek();
     switch (t.kind) {
       case Token::lparen: {
+        Nesting level(depth_);
+        if (level.too_deep()) return too_deep();
         next();
         ARCA_TRY(auto inner, parse_or());
         if (peek().kind != Token::rparen) return unexpected();
@@ -528,6 +564,8 @@ class Parser {
       if (f.name == name) fn = &f;
     }
     if (!fn) return bad("unsupported function '" + name + "'");
+    Nesting level(depth_);
+    if (level.too_deep()) return too_deep();
     next();  // '('
     auto n = make_node(Node::call, fn->result);
     n->op = name;
@@ -551,6 +589,7 @@ class Parser {
 
   std::vector<Token> tokens_;
   size_t pos_ = 0;
+  size_t depth_ = 0;  // parentheses, calls and `not`s open at the current token
 };
 
 Value eval(const Node& n, const Package& p, Flags f) {
@@ -559,9 +598,15 @@ Value eval(const Node& n, const Package& p, Flags f) {
     case Node::property: return prop_value(p, f, n.prop);
     case Node::logical_not: return !std::get<bool>(eval(*n.args[0], p, f));
     case Node::logical_and:
-      return std::get<bool>(eval(*n.args[0], p, f)) && std::get<bool>(eval(*n.args[1], p, f));
+      for (const auto& arg : n.args) {
+        if (!std::get<bool>(eval(*arg, p, f))) return false;
+      }
+      return true;
     case Node::logical_or:
-      return std::get<bool>(eval(*n.args[0], p, f)) || std::get<bool>(eval(*n.args[1], p, f));
+      for (const auto& arg : n.args) {
+        if (std::get<bool>(eval(*arg, p, f))) return true;
+      }
+      return false;
     case Node::compare: {
       Value l = eval(*n.args[0], p, f), r = eval(*n.args[1], p, f);
       int c = 0;
@@ -622,7 +667,16 @@ struct OrderKey {
   bool by_version = false;  // Version / NormalizedVersion order as versions, not as text
 };
 
+Result<void> check_expression_size(std::string_view option, std::string_view text) {
+  if (text.size() > k_max_expression_bytes) {
+    return bad(std::string(option) + " is longer than " + std::to_string(k_max_expression_bytes) +
+               " bytes");
+  }
+  return {};
+}
+
 Result<NodePtr> parse_filter_expr(std::string_view text) {
+  ARCA_TRY_VOID(check_expression_size("$filter", text));
   ARCA_TRY(auto tokens, tokenize(text));
   Parser parser(std::move(tokens));
   return parser.parse_filter();
@@ -650,6 +704,7 @@ std::vector<std::string_view> split_orderby(std::string_view s) {
 }
 
 Result<std::vector<OrderKey>> parse_orderby_expr(std::string_view text) {
+  ARCA_TRY_VOID(check_expression_size("$orderby", text));
   std::vector<OrderKey> keys;
   for (auto item : split_orderby(text)) {
     ARCA_TRY(auto tokens, tokenize(item));

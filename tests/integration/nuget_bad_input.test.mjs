@@ -2,7 +2,8 @@
 // stored is lost (a package pushed first stays served, byte for byte, through every attempt).
 // Pushes: not a zip, no .nuspec, two .nuspec files, id/version disagreeing with the URL,
 // invalid versions, traversal in ids, no API key, a bad API key. Upstream: a nupkg whose bytes
-// do not match the packageHash its registration declares.
+// do not match the packageHash its registration declares. V2 queries: $filter / $orderby nested
+// or sized past the parser's limits are a 400, and arca keeps serving.
 
 import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -147,6 +148,35 @@ describe('NuGet bad input', { timeout: 60_000 }, () => {
     assert.ok(ok.complete);
     assert.ok(ok.body.equals(up.entry('Good.Hash', '1.0.0').nupkg));
     await assertKept();
+  });
+});
+
+describe('NuGet V2 queries that nest too deeply', { timeout: 60_000 }, () => {
+  // One anonymous GET used to crash arca: the $filter parser recursed once per parenthesis,
+  // ~5,000 of them in a 10 KB URL overflowed the stack (SIGSEGV).
+  test('deep $filter and $orderby are a 400 in the OData error form; arca keeps serving', async () => {
+    const up = await startNugetUpstream({ packages: [] });
+    const arca = await startArca({ label: 'nuget-deep-filter', config: nugetConfig(up.indexUrl) });
+    const feed = `${arca.baseUrl}/local/nuget/main/api/v2/`;
+    const deep = (n, inner) => '('.repeat(n) + inner + ')'.repeat(n);
+    for (const [q, why] of [
+      [`Packages()?$filter=${deep(5000, 'IsLatestVersion')}`, /longer than 8192 bytes/],
+      [`Search()?$filter=${deep(4000, 'IsLatestVersion')}&searchTerm=''`, /nested more than 100 levels/],
+      [`Packages()?$filter=${'not%20'.repeat(2000)}IsLatestVersion`, /nested more than 100 levels/],
+      [`Packages()?$orderby=${'tolower('.repeat(500)}Id${')'.repeat(500)}`, /nested more than 100 levels/],
+    ]) {
+      const r = await request(feed + q);
+      assert.equal(r.status, 400, `${q.slice(0, 60)}: ${r.status} ${r.body}`);
+      const body = r.body.toString();
+      assert.match(body, /<m:error xmlns:m="http:\/\/schemas.microsoft.com\/ado\/2007\/08\/dataservices\/metadata">/);
+      assert.match(/<m:message[^>]*>([^<]*)</.exec(body)?.[1] ?? '', why);
+      assert.equal((await request(arca.url('/healthz'))).status, 200, 'arca must still be up');
+    }
+    // A filter nested as deep as the limit allows still works.
+    const ok = await request(`${feed}Packages()?$filter=${deep(100, 'IsLatestVersion')}`);
+    assert.equal(ok.status, 200, ok.body.toString());
+    await arca.stop();
+    await up.stop();
   });
 });
 

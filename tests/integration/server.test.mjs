@@ -1,6 +1,7 @@
 // The listener and the command line: startup errors exit non-zero with one clear line before
 // anything listens; SIGTERM lets in-flight responses finish; 100-continue, h2c upgrade
-// requests, keep-alive and header limits behave as HTTP/1.1 clients need.
+// requests, keep-alive and header limits behave as HTTP/1.1 clients need; a Transfer-Encoding
+// other than a single chunked is a 400 and closes the connection (RFC 9112 §6.1).
 
 import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -63,6 +64,32 @@ function rawExchange(port, steps, { timeoutMs = 10_000 } = {}) {
       clearTimeout(timer);
       resolve(received);
     });
+  });
+}
+
+// Sends raw bytes and collects everything the server answers until it closes the connection
+// (a reset after the answer counts as a close). Rejects if it is still open after timeoutMs:
+// a server that keeps the connection has parsed what followed as another request.
+function rawUntilClose(port, bytes, { timeoutMs = 10_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let received = '';
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`the connection stayed open; received so far:\n${received}`));
+    }, timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      resolve(received);
+    };
+    sock.on('connect', () => sock.write(bytes));
+    sock.on('data', (d) => { received += d.toString('latin1'); });
+    sock.on('error', (e) => {
+      if (e.code === 'ECONNRESET' || e.code === 'EPIPE') return done();
+      clearTimeout(timer);
+      reject(e);
+    });
+    sock.on('close', done);
   });
 }
 
@@ -177,6 +204,61 @@ describe('listener behaviour', { timeout: 120_000 }, () => {
     const r = await request(arca.url('/no/such'));
     assert.equal(r.status, 404);
     assert.ok(JSON.parse(r.body.toString()).error);
+  });
+
+  // RFC 9112 §6.1: a request whose Transfer-Encoding is not a final chunked cannot be framed;
+  // 400 and close. Treated as bodyless, its body would be read as a second request (smuggling).
+  test('Transfer-Encoding other than a single chunked: one 400, then the connection closes', async () => {
+    const smuggled = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
+    for (const head of [
+      'Transfer-Encoding: gzip',
+      'Transfer-Encoding: identity',
+      'Transfer-Encoding: chunked, identity',
+      'Transfer-Encoding: gzip, chunked',
+      'Transfer-Encoding: chunked\r\nTransfer-Encoding: identity',
+    ]) {
+      for (const method of ['GET', 'PUT']) {
+        const out = await rawUntilClose(arca.port,
+          `${method} /healthz HTTP/1.1\r\nHost: x\r\n${head}\r\n\r\n${smuggled}`);
+        const statuses = out.match(/HTTP\/1\.1 \d{3}/g) ?? [];
+        assert.deepEqual(statuses, ['HTTP/1.1 400'], `${method} ${head}: ${out}`);
+        assert.match(out, /Connection: close\r\n/);
+        assert.match(out, /Transfer-Encoding/);
+      }
+    }
+    // HTTP/1.0 has no Transfer-Encoding at all: its framing is faulty too.
+    const old = await rawUntilClose(arca.port,
+      `PUT /healthz HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`);
+    assert.deepEqual(old.match(/HTTP\/1\.1 \d{3}/g), ['HTTP/1.1 400'], old);
+    // The listener is still serving.
+    assert.equal((await request(arca.url('/healthz'))).status, 200);
+  });
+
+  test('a chunked upload is still read whole (npm publish with Transfer-Encoding: chunked)', async () => {
+    const name = 'srv-chunked-upload';
+    const tarball = Buffer.from('not really a tarball, but bytes a publish stores as they are');
+    const body = JSON.stringify({
+      _id: name, name, 'dist-tags': { latest: '1.0.0' },
+      versions: { '1.0.0': { name, version: '1.0.0', _id: `${name}@1.0.0`,
+        dist: { tarball: `http://x/${name}-1.0.0.tgz`, integrity: sha512Integrity(tarball) } } },
+      _attachments: { [`${name}-1.0.0.tgz`]: { content_type: 'application/octet-stream',
+        data: tarball.toString('base64'), length: tarball.length } },
+    });
+    // Several chunks, then a GET on the same connection: the framing must end where it should.
+    const chunks = [body.slice(0, 7), body.slice(7, 100), body.slice(100)]
+      .map((c) => `${Buffer.byteLength(c).toString(16)}\r\n${c}\r\n`).join('');
+    const out = await rawExchange(arca.port, [
+      { send: `PUT /local/npm/main/${name} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+          `Transfer-Encoding: chunked\r\n\r\n${chunks}0\r\n\r\n` },
+      { until: /^HTTP\/1\.1 \d{3}[\s\S]*\r\n\r\n/ },
+      { send: 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' },
+      { until: /ok\n/ },
+    ]);
+    assert.match(out, /^HTTP\/1\.1 20[01] /, out);
+    assert.equal(out.match(/HTTP\/1\.1 \d{3}/g).length, 2, out);
+    const r = await request(`${arca.registry()}${name}/-/${name}-1.0.0.tgz`);
+    assert.equal(r.status, 200);
+    assert.ok(r.body.equals(tarball));
   });
 
   test('SIGTERM lets an in-flight download finish, then exits 0', async () => {

@@ -40,4 +40,37 @@ TEST_SUITE("auth::TokenService") {
     CHECK(base64url_decode(base64url_encode(bytes)) == bytes);
     CHECK_FALSE(base64url_decode("a+b"));
   }
+
+  TEST_CASE("one spelling per token: non-canonical base64url is refused") {
+    // "QQ" is 0x41 with the 4 unused bits zero; "QR".."QP" carry the same byte with them set.
+    CHECK(base64url_decode("QQ") == std::string("A"));
+    for (const char* alt : {"QR", "QS", "QT", "QU", "QV", "QW", "QX", "QY", "QZ", "Qa", "Qb",
+                            "Qc", "Qd", "Qe", "Qf"}) {
+      CHECK_FALSE_MESSAGE(base64url_decode(alt), alt);
+    }
+    CHECK_FALSE(base64url_decode("Q"));     // 6 bits: no whole byte
+    CHECK_FALSE(base64url_decode("QQ=="));  // padding is not part of the token alphabet
+    CHECK_FALSE(base64url_decode("QUI="));
+
+    TokenService tokens(std::string(32, 'k'));
+    const auto now = std::chrono::system_clock::from_time_t(1'700'000'000);
+    TokenClaims c{"local", "111122223333", "AKID", 1'700'000'000 + 900, 1'700'000'000};
+    const std::string t = tokens.issue(c);
+    REQUIRE(tokens.verify(t, now).has_value());
+    // The MAC is 32 bytes: 43 characters, the last carrying 4 bits of the MAC and 2 unused
+    // ones. The three other values of those 2 bits decode to the same MAC.
+    static constexpr std::string_view k_alphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const size_t last = k_alphabet.find(t.back());
+    REQUIRE(last != std::string_view::npos);
+    REQUIRE((last & 3) == 0);
+    for (size_t bits = 1; bits < 4; ++bits) {
+      std::string alt = t;
+      alt.back() = k_alphabet[last | bits];
+      CHECK(base64url_decode(alt.substr(alt.rfind('.') + 1)) == std::nullopt);
+      auto v = tokens.verify(alt, now);
+      REQUIRE_FALSE_MESSAGE(v.has_value(), alt);
+      CHECK(v.error().code == arca::Errc::unauthorized);
+    }
+  }
 }

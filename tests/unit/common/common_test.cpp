@@ -2,6 +2,7 @@
 
 #include "common/compress.hpp"
 #include "common/digest.hpp"
+#include "common/json_depth.hpp"
 #include "common/log.hpp"
 #include "common/url.hpp"
 
@@ -81,5 +82,21 @@ TEST_SUITE("common") {
     CHECK(arca::log::redact_url("https://aws:secret@host/x") == "https://***@host/x");
     CHECK(arca::log::redact_url("https://h/x?X-Amz-Signature=abc&y=1") == "https://h/x?X-Amz-Signature=***&y=1");
     CHECK(arca::log::redact_url("http://host/a@b") == "http://host/a@b");
+  }
+
+  TEST_CASE("JSON nesting pre-check") {
+    CHECK(arca::json_nesting_within(""));
+    CHECK(arca::json_nesting_within("{\"a\":[1,{\"b\":[]}]}", 4));
+    CHECK_FALSE(arca::json_nesting_within("{\"a\":[1,{\"b\":[]}]}", 3));
+    CHECK(arca::json_nesting_within(std::string(256, '[') + std::string(256, ']')));
+    CHECK_FALSE(arca::json_nesting_within(std::string(257, '[') + std::string(257, ']')));
+    CHECK_FALSE(arca::json_nesting_within(std::string(1'000'000, '[')));
+    CHECK_FALSE(arca::json_nesting_within(std::string(300, '{')));
+    // Siblings do not add up; brackets in strings and escaped quotes do not count.
+    std::string siblings;
+    for (int i = 0; i < 1000; ++i) siblings += "[[]],";
+    CHECK(arca::json_nesting_within("[" + siblings + "1]", 3));
+    CHECK(arca::json_nesting_within("[\"" + std::string(1000, '[') + "\\\"{\"]", 1));
+    CHECK_FALSE(arca::json_nesting_within("[\"\\\\\"[[", 2));  // "\\" ends the escape
   }
 }

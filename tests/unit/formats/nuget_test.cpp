@@ -381,6 +381,45 @@ TEST_SUITE("formats::nuget") {
           json::array({"1.0.0", "2.0.0-beta"}));
   }
 
+  TEST_CASE("search: multi-word queries and author lists of every length") {
+    // search() once split a destroyed temporary (the lower-cased query) into views and read
+    // them afterwards; search_results() did the same with authors and owners. Lengths from
+    // short-string to several heap size classes: the freed buffer is reused by the next
+    // allocation of its size and the terms read garbage (ASan: stack-use-after-scope).
+    std::vector<nuget::PackageVersions> all = {
+        {"alpha.one", {entry("Alpha.One", "1.0.0")}}, {"delta", {entry("Delta", "3.0.0")}}};
+    std::string q = "Alpha.One";
+    for (int words = 1; words <= 16; ++words) {
+      nuget::SearchQuery term;
+      term.q = q;
+      uint64_t total = 0;
+      auto r = nuget::search(term, all, &total);
+      REQUIRE_MESSAGE(r.size() == 1, q);
+      CHECK(r[0].lower_id == "alpha.one");
+      term.q = q + " DELTA";  // every term must match: none does
+      CHECK_MESSAGE(nuget::search(term, all, &total).empty(), term.q);
+      q += words % 2 ? " about" : " ALPHA.one";
+    }
+    std::string authors = "A";
+    std::vector<std::string> expected = {"A"};
+    for (int n = 2; n <= 12; ++n) {
+      std::string name = "Author Number " + std::to_string(n);
+      authors += ", " + name;
+      expected.push_back(name);
+      auto pkgs = all;
+      pkgs[0].entries[0].manifest["authors"] = authors;
+      pkgs[0].entries[0].manifest["owners"] = authors;
+      nuget::RegistrationUrls urls{"http://h/r/", "http://h/f/"};
+      uint64_t total = 0;
+      nuget::SearchQuery one;
+      one.q = "alpha.one";
+      json body = nuget::search_results(urls, nuget::search(one, pkgs, &total), total);
+      REQUIRE(body["data"].size() == 1);
+      CHECK(body["data"][0]["authors"] == json(expected));
+      CHECK(body["data"][0]["owners"] == json(expected));
+    }
+  }
+
   TEST_CASE("query strings are decoded with Boost.URL: %XX, '+' as a space") {
     auto p = nuget::parse_query_string("?q=Foo+bar%2Bbaz&&id=A%2eB&flag&x=");
     REQUIRE(p.has_value());
@@ -470,6 +509,28 @@ TEST_SUITE("formats::nuget") {
     CHECK(relative->package_base_address == "http://up:8/flat/");
     CHECK_FALSE(nuget::parse_service_index("[]", "x"));
     CHECK_FALSE(nuget::parse_service_index(R"({"resources":[]})", "x"));
+  }
+
+  TEST_CASE("upstream documents nested too deeply are refused before parsing") {
+    // nlohmann parses "[[[[..." iteratively, but copies and dump() recurse once per level.
+    const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+    auto index = nuget::parse_service_index(
+        R"({"resources":[{"@id":"https://up/flat/","@type":"PackageBaseAddress/3.0.0","x":)" + deep +
+            "}]}",
+        "https://up/v3/index.json");
+    REQUIRE_FALSE(index);
+    CHECK(index.error().code == arca::Errc::upstream_error);
+    CHECK(index.error().message == "the upstream service index nests more than 256 levels deep");
+    auto reg = nuget::parse_registration(
+        R"({"items":[{"catalogEntry":{"id":"Foo","version":"1.0.0","tags":)" + deep + "}}]}");
+    REQUIRE_FALSE(reg);
+    CHECK(reg.error().message.find("nests more than 256 levels") != std::string::npos);
+    auto flat = nuget::parse_flat_index(R"({"versions":["1.0.0"],"x":)" + deep + "}");
+    REQUIRE_FALSE(flat.has_value());
+    CHECK(flat.error().message.find("nests more than 256 levels") != std::string::npos);
+    // Real documents nest a handful of levels.
+    const std::string ok = std::string(200, '[') + std::string(200, ']');
+    CHECK(nuget::parse_flat_index(R"({"versions":["1.0.0"],"x":)" + ok + "}").has_value());
   }
 
   TEST_CASE("upstream registration: inlined leaves, pages to fetch, hashes, unlisted") {

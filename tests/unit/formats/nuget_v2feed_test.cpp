@@ -145,6 +145,61 @@ TEST_SUITE("formats::nuget::v2") {
     }
   }
 
+  TEST_CASE("nesting and size are bounded: deep input is a 400, not a stack overflow") {
+    auto nested = [](size_t depth, std::string_view open, std::string_view inner,
+                     std::string_view close) {
+      std::string s;
+      for (size_t i = 0; i < depth; ++i) s += open;
+      s += inner;
+      for (size_t i = 0; i < depth; ++i) s += close;
+      return s;
+    };
+    // The reported crash: ~5,000 parentheses in a 10 KB URL. Far deeper input must not reach
+    // the recursion either (it overflowed the stack before the limit existed).
+    for (size_t depth : {101, 4'000, 5'000, 100'000}) {
+      for (const auto& f : {nested(depth, "(", "IsLatestVersion", ")"),
+                            nested(depth, "not ", "IsLatestVersion", ""),
+                            nested(depth, "tolower(", "Id", ")") + " eq 'x'"}) {
+        auto q = v2::parse_query("$filter=" + f);
+        CHECK_MESSAGE(!q, depth);
+        if (!q) {
+          CHECK(q.error().code == arca::Errc::invalid_argument);
+          const auto& m = q.error().message;
+          CHECK_MESSAGE((m.find("nested more than 100 levels") != std::string::npos ||
+                         m.find("is longer than 8192 bytes") != std::string::npos),
+                        m);
+        }
+        v2::Query direct;  // apply() parses again: bounded there too
+        direct.filter = f;
+        auto all = catalog();
+        CHECK_FALSE(v2::apply(direct, all));
+      }
+      auto o = v2::parse_query("$orderby=" + nested(depth, "tolower(", "Id", ")"));
+      CHECK_MESSAGE(!o, depth);
+    }
+    auto deep = v2::parse_query("$filter=" + nested(101, "(", "IsLatestVersion", ")"));
+    REQUIRE_FALSE(deep);
+    CHECK(deep.error().message == "expression nested more than 100 levels deep at position 100");
+    // 100 levels are fine, and evaluate.
+    auto all = catalog();
+    CHECK(keys(run("$filter=" + nested(100, "(", "IsLatestVersion", ")"), all)) ==
+          Keys{"bar@0.9.0", "Foo@10.0.0"});
+    CHECK(keys(run("$filter=" + nested(99, "not ", "IsPrerelease", "") + " and Id eq 'bar'", all)) ==
+          Keys{"bar@0.9.0"});
+    // Long and/or chains are not nesting (one node, any number of operands) as long as the
+    // expression stays within its size bound.
+    std::string chain = "Id eq 'bar'";
+    for (int i = 0; i < 300; ++i) chain += " or Id eq 'x" + std::to_string(i) + "'";
+    CHECK(keys(run("$filter=" + chain, all)) == Keys{"bar@0.9.0"});
+    std::string ands = "Id eq 'bar'";
+    for (int i = 0; i < 300; ++i) ands += " and IsLatestVersion";
+    CHECK(keys(run("$filter=" + ands, all)) == Keys{"bar@0.9.0"});
+    std::string huge = "Id eq '" + std::string(9000, 'a') + "'";
+    auto h = v2::parse_query("$filter=" + huge);
+    REQUIRE_FALSE(h);
+    CHECK(h.error().message.find("$filter is longer than 8192 bytes") != std::string::npos);
+  }
+
   TEST_CASE("default listing: listed versions, ordered by id then version") {
     auto all = catalog();
     uint64_t total = 0;
