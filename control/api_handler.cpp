@@ -3,6 +3,7 @@
 #include "repo/resolver.hpp"
 
 #include "auth/sigv4.hpp"
+#include "common/json_depth.hpp"
 #include "common/log.hpp"
 #include "control/api.hpp"
 #include "formats/registry.hpp"
@@ -2092,6 +2093,11 @@ struct CodeArtifactHandler::Impl {
       bool blank = std::all_of(req.body.begin(), req.body.end(),
                                [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
       if (!blank) {
+        // A hostile nesting depth would overflow the stack wherever the value is copied.
+        if (!json_nesting_within(req.body)) {
+          return Reply::fail(
+              ca::validation_error("the request body nests too deeply", "CANNOT_PARSE"));
+        }
         auto body = json::parse(req.body, nullptr, false);
         if (body.is_discarded() || !body.is_object()) {
           return Reply::fail(

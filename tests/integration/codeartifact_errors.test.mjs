@@ -37,6 +37,13 @@ describe('bad input on an open (loopback, unsigned) control plane', () => {
   });
   after(async () => arca && arca.stop());
 
+  test('a body nested 100,000 deep: ValidationException, and arca stays up', async () => {
+    const deep = `{"description": ${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    expectError(await api(arca, 'POST', '/v1/repository?domain=local&repository=deep', { body: deep }), 400,
+      'ValidationException', /nests too deeply/);
+    assert.equal((await request(arca.url('/healthz'))).status, 200);
+  });
+
   test('names breaking the patterns or too long: ValidationException', async () => {
     expectError(await api(arca, 'POST', '/v1/domain?domain=Bad_Name', { body: '{}' }), 400, 'ValidationException',
       /regular expression pattern/);
