@@ -101,7 +101,10 @@ struct UpstreamDocuments::Impl {
     if (cached && *cached) entry = std::move(**cached);
     const int64_t now = now_unix_ms();
     if (entry && entry->fetched_unix_ms + ttl_ms > now) {
-      auto d = materialize(*entry, entry->fetched_unix_ms + ttl_ms);
+      // Parsing a stored document (a 10 MB packument) runs on the blocking pool.
+      auto d = co_await offload(ctx.pool, [this, &entry, ttl_ms] {
+        return materialize(*entry, entry->fetched_unix_ms + ttl_ms);
+      });
       if (d) {
         ++ctx.metrics.metadata_hits;
         remember(key, *d, entry->body.size());
@@ -140,7 +143,8 @@ struct UpstreamDocuments::Impl {
       if (e.code == Errc::too_large && !traits.too_large_message.empty()) {
         e.message = traits.too_large_message;
       }
-      co_return serve_stale(ec, request, key, entry, now, ttl_ms, e);
+      co_return co_await offload(
+          ctx.pool, [&] { return serve_stale(ec, request, key, entry, now, ttl_ms, e); });
     }
     const unsigned status = response->head.status;
     if (status == 304 && entry) {
@@ -148,7 +152,9 @@ struct UpstreamDocuments::Impl {
       entry->fetched_unix_ms = now;
       co_await offload(ctx.pool,
                        [this, &meta_key, &entry] { return ctx.store.put_meta(meta_key, *entry); });
-      auto d = materialize(*entry, now + ttl_ms);
+      auto d = co_await offload(ctx.pool, [this, &entry, now, ttl_ms] {
+        return materialize(*entry, now + ttl_ms);
+      });
       if (d) remember(key, *d, entry->body.size());
       co_return d;
     }
@@ -168,22 +174,27 @@ struct UpstreamDocuments::Impl {
     }
     if (status != 200) {
       Error e = make_error(Errc::upstream_error, "upstream answered " + std::to_string(status));
-      co_return serve_stale(ec, request, key, entry, now, ttl_ms, e);
+      co_return co_await offload(
+          ctx.pool, [&] { return serve_stale(ec, request, key, entry, now, ttl_ms, e); });
     }
     std::string body = std::move(response->body);
-    if (traits.gzip && iequals(response->head.header("content-encoding"), "gzip")) {
-      auto inflated = gzip_decompress(body, traits.max_bytes);
-      if (!inflated) {
-        Error e = make_error(Errc::upstream_error, "bad gzip from upstream");
-        co_return serve_stale(ec, request, key, entry, now, ttl_ms, e);
-      }
-      body = std::move(*inflated);
-    }
-    std::shared_ptr<const void> parsed;
-    if (traits.parse_response) {
-      auto p = traits.parse_response(body, response->head, request_url, request.key);
-      if (!p) co_return serve_stale(ec, request, key, entry, now, ttl_ms, p.error());
-      parsed = std::move(*p);
+    // Inflating and parsing a large document (a 10 MB packument) runs on the blocking pool, so
+    // the I/O threads keep serving everything else meanwhile.
+    const ResponseHead* head = &response->head;
+    auto parsed = co_await offload(
+        ctx.pool, [this, &body, head, &request_url, &request]() -> Result<std::shared_ptr<const void>> {
+          if (traits.gzip && iequals(head->header("content-encoding"), "gzip")) {
+            auto inflated = gzip_decompress(body, traits.max_bytes);
+            if (!inflated) return make_error(Errc::upstream_error, "bad gzip from upstream");
+            body = std::move(*inflated);
+          }
+          if (!traits.parse_response) return std::shared_ptr<const void>();
+          return traits.parse_response(body, *head, request_url, request.key);
+        });
+    if (!parsed) {
+      const Error e = parsed.error();
+      co_return co_await offload(
+          ctx.pool, [&] { return serve_stale(ec, request, key, entry, now, ttl_ms, e); });
     }
     ++ctx.metrics.metadata_fetches;
     cache::MetaEntry fresh;
@@ -196,7 +207,7 @@ struct UpstreamDocuments::Impl {
     UpstreamDocument d;
     d.found = !fresh.body.empty();
     d.fresh_until_ms = now + ttl_ms;
-    d.parsed = std::move(parsed);
+    d.parsed = std::move(*parsed);
     if (!traits.parse_stored) d.body = fresh.body;
     remember(key, d, fresh.body.size());
     co_return d;

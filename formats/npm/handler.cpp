@@ -362,64 +362,75 @@ struct NpmHandler final : Format {
       view->found = false;
       view->merged = std::make_shared<const json>(json::object());
     } else {
-      view->found = true;
-      json merged = npm::merge_packuments(name, sources);
-      // Versions whose first holder (in resolution order) has them with a status other than
-      // Published are not listed; a repository that retained a version Published lists it even
-      // where an upstream repository archived its own copy.
-      if (auto hidden = merged.find("_arca_hidden"); hidden != merged.end()) {
-        std::set<std::string> names, listed;
-        for (auto& doc : owned) {
-          if (auto h = doc.find("_arca_hidden"); h != doc.end() && h->is_array()) {
-            for (auto& v : *h) {
-              if (v.is_string() && !listed.count(v.get<std::string>())) names.insert(v.get<std::string>());
-            }
-          }
-          if (auto vs = doc.find("versions"); vs != doc.end() && vs->is_object()) {
-            for (auto v = vs->begin(); v != vs->end(); ++v) {
-              if (!names.count(v.key())) listed.insert(v.key());
-            }
-          }
-        }
-        merged.erase(hidden);
-        for (const char* field : {"versions", "time"}) {
-          if (auto it = merged.find(field); it != merged.end() && it->is_object()) {
-            for (auto& n : names) it->erase(n);
-          }
-        }
-        if (auto tags = merged.find("dist-tags"); tags != merged.end() && tags->is_object()) {
-          for (auto t = tags->begin(); t != tags->end();) {
-            if (t->is_string() && names.count(t->get<std::string>())) t = tags->erase(t);
-            else ++t;
-          }
-        }
-      }
-      // Origins: the first source holding each version.
-      if (auto it = merged.find("versions"); it != merged.end() && it->is_object()) {
-        for (auto v = it->begin(); v != it->end(); ++v) {
-          for (size_t s = 0; s < sources.size(); ++s) {
-            auto vs = sources[s]->find("versions");
-            if (vs != sources[s]->end() && vs->is_object() && vs->contains(v.key())) {
-              view->origins[v.key()] = source_origin[s];
-              if (source_origin[s].connection) {
-                view->upstream_versions[v.key()] = std::make_shared<const json>((*vs)[v.key()]);
-                auto times = sources[s]->find("time");
-                if (times != sources[s]->end() && times->is_object()) {
-                  auto t = times->find(v.key());
-                  if (t != times->end() && t->is_string()) view->upstream_times[v.key()] = t->get<std::string>();
-                }
+      // Merging large packuments (thousands of versions) runs on the blocking pool.
+      View* out = view.get();
+      co_await offload(ctx.pool, [&, out] {
+        View& vw = *out;
+        vw.found = true;
+        json merged = npm::merge_packuments(name, sources);
+        // Versions whose first holder (in resolution order) has them with a status other than
+        // Published are not listed; a repository that retained a version Published lists it even
+        // where an upstream repository archived its own copy.
+        if (auto hidden = merged.find("_arca_hidden"); hidden != merged.end()) {
+          std::set<std::string> names, listed;
+          for (auto& doc : owned) {
+            if (auto h = doc.find("_arca_hidden"); h != doc.end() && h->is_array()) {
+              for (auto& v : *h) {
+                if (v.is_string() && !listed.count(v.get<std::string>())) names.insert(v.get<std::string>());
               }
-              break;
+            }
+            if (auto vs = doc.find("versions"); vs != doc.end() && vs->is_object()) {
+              for (auto v = vs->begin(); v != vs->end(); ++v) {
+                if (!names.count(v.key())) listed.insert(v.key());
+              }
+            }
+          }
+          merged.erase(hidden);
+          for (const char* field : {"versions", "time"}) {
+            if (auto it = merged.find(field); it != merged.end() && it->is_object()) {
+              for (auto& n : names) it->erase(n);
+            }
+          }
+          if (auto tags = merged.find("dist-tags"); tags != merged.end() && tags->is_object()) {
+            for (auto t = tags->begin(); t != tags->end();) {
+              if (t->is_string() && names.count(t->get<std::string>())) t = tags->erase(t);
+              else ++t;
             }
           }
         }
-      }
-      view->merged = std::make_shared<const json>(std::move(merged));
+        // Origins: the first source holding each version.
+        if (auto it = merged.find("versions"); it != merged.end() && it->is_object()) {
+          for (auto v = it->begin(); v != it->end(); ++v) {
+            for (size_t s = 0; s < sources.size(); ++s) {
+              auto vs = sources[s]->find("versions");
+              if (vs != sources[s]->end() && vs->is_object() && vs->contains(v.key())) {
+                vw.origins[v.key()] = source_origin[s];
+                if (source_origin[s].connection) {
+                  vw.upstream_versions[v.key()] = std::make_shared<const json>((*vs)[v.key()]);
+                  auto times = sources[s]->find("time");
+                  if (times != sources[s]->end() && times->is_object()) {
+                    auto t = times->find(v.key());
+                    if (t != times->end() && t->is_string()) vw.upstream_times[v.key()] = t->get<std::string>();
+                  }
+                }
+                break;
+              }
+            }
+          }
+        }
+        vw.merged = std::make_shared<const json>(std::move(merged));
+        return true;
+      });
     }
     views.put(key, view, 4096 + view->origins.size() * 1024);
     co_return view;
   }
 
+  // The rendered variants a view keeps, one per base URL (the Host a client used, unless
+  // public_url is set). Bounded, so that many Host values cannot grow memory without limit.
+  static constexpr size_t k_rendered_bases = 2;
+
+  // Prereq: on the blocking pool (a rendering of a large packument takes a while).
   std::shared_ptr<const Rendered> render(View& view, const std::string& base) {
     {
       std::lock_guard lock(view.mutex);
@@ -436,6 +447,8 @@ struct NpmHandler final : Format {
     r->full = std::move(full);
     r->abbreviated = std::move(abbreviated);
     std::lock_guard lock(view.mutex);
+    if (view.rendered.size() >= k_rendered_bases && !view.rendered.count(base))
+      view.rendered.erase(view.rendered.begin());
     view.rendered[base] = r;
     return r;
   }
@@ -462,7 +475,16 @@ struct NpmHandler final : Format {
       co_await error(ex, status, message);
       co_return;
     }
-    auto rendered = render(**v, base_url(ex, domain, repo));
+    const std::string base = base_url(ex, domain, repo);
+    std::shared_ptr<const Rendered> rendered;
+    {
+      std::lock_guard lock((*v)->mutex);
+      if (auto it = (*v)->rendered.find(base); it != (*v)->rendered.end()) rendered = it->second;
+    }
+    if (!rendered) {
+      View* view = v->get();
+      rendered = co_await offload(ctx.pool, [this, view, &base] { return render(*view, base); });
+    }
     const auto& req = ex.request();
     const bool abbreviated = req.header("accept").find(k_abbreviated_type) != std::string_view::npos;
     const bool gzip = accepts_gzip(req.header("accept-encoding"));
@@ -490,18 +512,20 @@ struct NpmHandler final : Format {
       co_await error(ex, status_for(v.error()), v.error().message);
       co_return;
     }
-    json doc = *(*v)->merged;
-    npm::rewrite_tarball_urls(doc, base_url(ex, domain, repo));
+    // Only the asked version is copied and rewritten (the packument may hold thousands).
+    const json& merged = *(*v)->merged;
     std::string version = spec;
-    if (auto tags = doc.find("dist-tags"); tags != doc.end() && tags->is_object()) {
+    if (auto tags = merged.find("dist-tags"); tags != merged.end() && tags->is_object()) {
       if (auto t = tags->find(spec); t != tags->end() && t->is_string()) version = t->get<std::string>();
     }
-    auto versions = doc.find("versions");
-    if (!(*v)->found || versions == doc.end() || !versions->is_object() || !versions->contains(version)) {
+    auto versions = merged.find("versions");
+    if (!(*v)->found || versions == merged.end() || !versions->is_object() || !versions->contains(version)) {
       co_await error(ex, 404, "version not found: " + spec);
       co_return;
     }
-    co_await ok_json(ex, 200, (*versions)[version]);
+    json one = {{"versions", {{version, (*versions)[version]}}}};
+    npm::rewrite_tarball_urls(one, base_url(ex, domain, repo));
+    co_await ok_json(ex, 200, one["versions"][version]);
   }
 
   asio::awaitable<void> tarball(Exchange& ex, const config::DomainConfig& domain,

@@ -371,6 +371,9 @@ struct PypiHandler final : Format {
                                                         ? pypi::render_project_json(page)
                                                         : pypi::render_project_html(page));
     std::lock_guard lock(view.mutex);
+    // A bounded number of variants (base URL from the client's Host, times two page formats),
+    // so that many Host values cannot grow memory without limit.
+    if (view.rendered.size() >= 4 && !view.rendered.count(key)) view.rendered.erase(view.rendered.begin());
     view.rendered[key] = body;
     return body;
   }
@@ -400,7 +403,12 @@ struct PypiHandler final : Format {
     }
     const auto& req = ex.request();
     const auto format = pypi::negotiate(req.header("accept"));
-    auto body = render(**v, base_url(ex, domain, repo), project, format);
+    // Rendering a large page runs on the blocking pool.
+    const std::string base = base_url(ex, domain, repo);
+    View* view = v->get();
+    auto body = co_await offload(ctx.pool, [this, view, &base, &project, format] {
+      return render(*view, base, project, format);
+    });
     std::string etag = "\"" + to_hex(sha256_of(*body)).substr(0, 32) + "\"";
     Headers headers{{"Content-Type", std::string(pypi::content_type(format))},
                     {"ETag", etag},
