@@ -285,6 +285,16 @@ Config parse_config(std::string_view text, std::string_view source_view) {
         er.string("url", ec.url);
         er.string("format", ec.format);
         er.duration("metadata_ttl_seconds", ec.metadata_ttl, 365ull * 86400);
+        if (const json* hosts = er.find("allowed_hosts")) {
+          if (!hosts->is_array()) fail(source, path + ".allowed_hosts", "expected an array of hosts");
+          for (auto& h : *hosts) {
+            if (!h.is_string() || h.get<std::string>().empty() ||
+                h.get<std::string>().find_first_of("/@ ") != std::string::npos) {
+              fail(source, path + ".allowed_hosts", "expected host or host:port strings");
+            }
+            ec.allowed_hosts.push_back(h.get<std::string>());
+          }
+        }
         if (const json* ca = er.find("codeartifact")) {
           if (!ec.url.empty()) fail(source, path + ".url", "not allowed with codeartifact");
           if (!ec.format.empty()) fail(source, path + ".format", "not allowed with codeartifact");

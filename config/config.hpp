@@ -95,6 +95,11 @@ struct ExternalConnectionConfig {
   // Cached metadata is served without asking upstream for this long; 0 = always revalidate.
   // Default: 300 s.
   std::chrono::seconds metadata_ttl{300};
+  // Hosts ("host" for any port, or "host:port") that asset URLs named by this connection's
+  // documents (npm dist.tarball, PyPI file links, NuGet packageContent) may point at, besides
+  // the connection's own host and port. Anything else is refused before arca connects.
+  // Default: none (pypi.org also allows files.pythonhosted.org).
+  std::vector<std::string> allowed_hosts;
 };
 
 struct RepositoryConfig {

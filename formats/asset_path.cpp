@@ -1,6 +1,10 @@
 #include "formats/asset_path.hpp"
 
 #include "common/log.hpp"
+#include "common/url.hpp"
+#include "net/codeartifact_upstreams.hpp"
+
+#include <cctype>
 #include "net/blocking.hpp"
 
 namespace arca::formats {
@@ -75,10 +79,47 @@ asio::awaitable<void> serve_located(Context& ctx, Exchange& exchange,
   co_await retain_in(ctx, *stored.holder, requester, std::move(key), std::move(version), false);
 }
 
-asio::awaitable<void> fill_and_ingest(Context& ctx, Exchange& exchange, FillSpec spec,
-                                      repo::IngestedAsset arrival,
-                                      const config::RepositoryConfig& owner,
-                                      const config::RepositoryConfig& requester, Headers headers) {
+namespace {
+
+// Whether an asset URL named by a connection's document may be fetched: the connection's own
+// host and port, its allowed_hosts ("host" any port, "host:port"), and for pypi.org the host
+// PyPI serves files from. Upstream documents are not trusted to send arca anywhere else (an
+// internal address, a port scan).
+bool allowed_asset_host(const config::ExternalConnectionConfig& ec, const Authority& base,
+                        const Authority& target) {
+  if (target == base) return true;
+  if (base.host == "pypi.org" && target.host == "files.pythonhosted.org") return true;
+  for (const auto& h : ec.allowed_hosts) {
+    std::string entry = h;
+    for (auto& c : entry) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (entry == target.host || entry == target.host + ":" + std::to_string(target.port)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+asio::awaitable<Result<void>> fill_and_ingest(Context& ctx, Exchange& exchange, FillSpec spec,
+                                              repo::IngestedAsset arrival,
+                                              const config::RepositoryConfig& owner,
+                                              const config::RepositoryConfig& requester,
+                                              Headers headers) {
+  if (const auto* ec = ctx.topology.external_connection(owner)) {
+    auto base_url = co_await upstream_base_url(ctx.codeartifact, *ec, arrival.package.format);
+    if (!base_url) co_return base_url.error();
+    auto base = http_authority(*base_url);
+    auto target = http_authority(spec.request.url);
+    if (!base || !target || !allowed_asset_host(*ec, *base, *target)) {
+      ++ctx.metrics.upstream_errors;
+      std::string host = target ? target->host + ":" + std::to_string(target->port) : "?";
+      ARCA_LOG_WARN("{}: refused to fetch {} of {} from {} (not an allowed host)", ec->name,
+                    arrival.asset, arrival.package.name, host);
+      co_return make_error(Errc::upstream_error,
+                           ec->name + " names " + host + " for " + arrival.asset +
+                               ", a host it may not send arca to (external_connections." +
+                               ec->name + ".allowed_hosts)");
+    }
+  }
   arrival.package.repo = owner.name;
   if (arrival.entry.empty()) arrival.entry.external_connection = owner.external_connection;
   auto* store = &ctx.store;
@@ -100,6 +141,7 @@ asio::awaitable<void> fill_and_ingest(Context& ctx, Exchange& exchange, FillSpec
   // A request that joined another repository's fill (or found its commit) retains it here too.
   std::string version = arrival.asset_only ? std::string() : arrival.version;
   co_await retain_in(ctx, owner, requester, arrival.package, std::move(version), true);
+  co_return Result<void>();
 }
 
 }  // namespace arca::formats

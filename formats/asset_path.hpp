@@ -50,8 +50,11 @@ boost::asio::awaitable<void> serve_located(Context& ctx, net::Exchange& exchange
 
 // Fills the asset from `owner`'s external connection and ingests it. Prereq: spec.key,
 // spec.request and the declared digests are set; `arrival` describes the asset (its
-// asset_record and entry point are filled in here).
-boost::asio::awaitable<void> fill_and_ingest(Context& ctx, net::Exchange& exchange, net::FillSpec spec,
+// asset_record and entry point are filled in here). An asset URL whose host the connection
+// may not send arca to (its own host and port, its `allowed_hosts`) is refused before any
+// connection is made: an error is returned and nothing is sent, for the caller to answer in
+// its protocol's form.
+boost::asio::awaitable<Result<void>> fill_and_ingest(Context& ctx, net::Exchange& exchange, net::FillSpec spec,
                                              repo::IngestedAsset arrival,
                                              const config::RepositoryConfig& owner,
                                              const config::RepositoryConfig& requester,

@@ -426,8 +426,12 @@ struct MavenHandler final : Format {
     arrival.version = p.version;
     arrival.asset = p.filename;
     Headers headers{{"Content-Type", content_type_for(p.filename)}};
-    co_await fill_and_ingest(ctx, ex, std::move(spec), std::move(arrival), *owner, repo,
+    auto filled = co_await fill_and_ingest(ctx, ex, std::move(spec), std::move(arrival), *owner, repo,
                              std::move(headers));
+    if (!filled) {
+      const Error e = filled.error();
+      co_await error(ex, status_for(e), e.message);
+    }
   }
 
   // The digest the upstream declares for the file at `url` in its .sha1 (or .sha256) sibling;

@@ -636,7 +636,11 @@ struct NpmHandler final : Format {
     arrival.shape = [manifest](VersionRecord& vr, const cache::BlobRecord&) {
       if (vr.manifest.empty()) vr.manifest = dump(*manifest);
     };
-    co_await fill_and_ingest(ctx, ex, std::move(spec), std::move(arrival), *owner, repo, headers);
+    auto filled = co_await fill_and_ingest(ctx, ex, std::move(spec), std::move(arrival), *owner, repo, headers);
+    if (!filled) {
+      const Error e = filled.error();
+      co_await error(ex, status_for(e), e.message);
+    }
   }
 
   asio::awaitable<void> publish(Exchange& ex, const config::DomainConfig& domain,

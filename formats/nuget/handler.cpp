@@ -686,7 +686,15 @@ struct NugetHandler final : Format {
       m["packageSize"] = blob.size;
       vr.manifest = dump(m);
     };
-    co_await fill_and_ingest(ctx, ex, std::move(spec), std::move(arrival), *owner, repo, headers);
+    auto filled = co_await fill_and_ingest(ctx, ex, std::move(spec), std::move(arrival), *owner, repo, headers);
+    if (!filled) {
+      const Error e = filled.error();
+      const unsigned st = status_for(e);
+      if (v2_errors)
+        co_await v2_error(ex, st, "BadGateway", e.message);
+      else
+        co_await error(ex, st, e.message);
+    }
   }
 
   asio::awaitable<void> nuspec(Exchange& ex, const config::DomainConfig& domain,

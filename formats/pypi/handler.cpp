@@ -543,8 +543,12 @@ struct PypiHandler final : Format {
                                      {"upload_time", file_info.upload_time}};
       vr.manifest = dump(manifest);
     };
-    co_await fill_and_ingest(ctx, ex, std::move(spec), std::move(arrival), *owner, repo,
+    auto filled = co_await fill_and_ingest(ctx, ex, std::move(spec), std::move(arrival), *owner, repo,
                              std::move(headers));
+    if (!filled) {
+      const Error e = filled.error();
+      co_await error(ex, status_for(e), e.message);
+    }
   }
 
   struct UploadOutcome {
