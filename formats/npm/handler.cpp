@@ -821,6 +821,26 @@ struct NpmHandler final : Format {
         co_await error(ex, 404, "version not found: " + *version);
         co_return;
       }
+      // A tag is kept in this repository's package record and can only name a version the
+      // repository holds (its own packument drops tags naming anything else). A version served
+      // only by an upstream is refused instead of answering 201 and losing the tag (and
+      // without creating a package record here as a side effect).
+      auto origin = (*v)->origins.find(*version);
+      const bool here = origin != (*v)->origins.end() && origin->second.repo &&
+                        origin->second.repo->name == repo.name && !origin->second.connection;
+      if (!here) {
+        std::string from = "an upstream";
+        if (origin != (*v)->origins.end() && origin->second.connection) {
+          from = "external connection " + origin->second.connection->name;
+        } else if (origin != (*v)->origins.end() && origin->second.repo) {
+          from = "upstream repository " + origin->second.repo->name;
+        }
+        std::string text = "Cannot tag " + name.full() + "@" + *version + " as " + *tag +
+                           ": the version is not in repository " + repo.name + " (it is served from " +
+                           from + "); dist-tags can only name versions in the repository";
+        co_await error(ex, 400, text);
+        co_return;
+      }
     } else if (method != "DELETE") {
       co_await error(ex, 405, "method not allowed");
       co_return;
@@ -833,6 +853,10 @@ struct NpmHandler final : Format {
     auto result = co_await offload(ctx.pool, [this, &k, &tag, &version]() -> Result<json> {
       std::lock_guard lock(publish_mutex);
       ARCA_TRY(auto pkg, find_package(ctx.store, k));
+      if (!version && (!pkg || !pkg->dist_tags.contains(*tag))) {
+        // Removing a tag this repository does not hold (an upstream's): nothing to change here.
+        return make_error(Errc::not_found, "no dist-tag " + *tag + " in repository " + k.repo);
+      }
       PackageRecord record = pkg ? *pkg : PackageRecord{json::object(), now_unix_ms()};
       if (version) record.dist_tags[*tag] = *version;
       else record.dist_tags.erase(*tag);
