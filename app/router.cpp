@@ -115,8 +115,9 @@ std::optional<std::string> data_plane_auth_failure(const Context& ctx, const Req
 }
 
 // NuGet pushes and unlists carry the arca token as the API key (X-NuGet-ApiKey; Basic
-// "aws:<token>" from a configured source credential is accepted too). A key is always required:
-// NuGet clients send one with every push. Returns the status (401 without a key, 403 with a bad
+// "aws:<token>" from a configured source credential is accepted too). A key is required unless
+// anonymous writes are allowed and no access keys are configured (then a placeholder key is
+// anonymous, as for the other formats; an arca token is still verified). Returns the status (401 without a key, 403 with a bad
 // one, as NuGet servers answer) and the reason, or nullopt.
 std::optional<std::pair<unsigned, std::string>> nuget_key_failure(const Context& ctx,
                                                                   const Request& req,
@@ -133,6 +134,13 @@ std::optional<std::pair<unsigned, std::string>> nuget_key_failure(const Context&
     }
   }
   while (!token.empty() && token.back() == ' ') token.pop_back();
+  // The rule every format follows (data_plane_auth_failure): with no access keys configured and
+  // anonymous writes allowed, no key or a key that is not an arca token (`nuget push -ApiKey
+  // anything`) counts as anonymous. Once access keys are configured, only arca tokens.
+  if (token.rfind("arca1.", 0) != 0 && ctx.config.auth.access_keys.empty() &&
+      ctx.config.auth.anonymous_write.value_or(is_loopback_host(ctx.config.listen.host))) {
+    return std::nullopt;
+  }
   if (token.empty()) {
     return std::pair<unsigned, std::string>(
         401, "An API key is required to push or unlist: pass an arca authorization token "

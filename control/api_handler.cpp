@@ -924,9 +924,9 @@ struct CodeArtifactHandler::Impl {
         call,
         [&](const config::DomainConfig&, config::RepositoryConfig& r) -> std::optional<ApiError> {
           if (!r.external_connection.empty()) {
-            return ca::conflict("Repository " + r.name + " already has the external connection " +
-                                    r.external_connection + " (a repository can have one)",
-                                "repository", r.name);
+            // As the service answers (a ValidationException, not a conflict).
+            return ca::validation_error("ExternalConnections for repositories are currently limited to 1",
+                                        "OTHER");
           }
           r.external_connection = name;
           return std::nullopt;

@@ -26,6 +26,7 @@
 #include "formats/upstream_documents.hpp"
 
 #include <mutex>
+#include <set>
 
 namespace arca::formats {
 
@@ -339,6 +340,97 @@ struct MavenHandler final : Format {
       co_return;
     }
     co_await error(ex, 404, "Not Found: " + path);
+  }
+
+  // A directory URL ("<group path>/<artifactId>/" or ".../<artifactId>/<version>/", as Gradle
+  // and Ivy ask when maven-metadata.xml is missing): an HTML listing of the versions of the
+  // artifact (stored here or in reachable upstream repositories, or named by an external
+  // connection's maven-metadata.xml) or of the files of the version stored here or in reachable
+  // upstream repositories; 404 when nothing is there. A path is read both ways (the last segment
+  // as an artifactId, then as a version).
+  asio::awaitable<void> directory(Exchange& ex, const config::DomainConfig& domain,
+                                  const config::RepositoryConfig& repo,
+                                  std::vector<std::string> segments, std::string display) {
+    std::vector<std::string> entries;
+    if (segments.size() >= 2) {
+      maven::Path a;
+      a.kind = maven::PathKind::artifact_metadata;
+      a.artifact_id = segments.back();
+      for (size_t i = 0; i + 1 < segments.size(); ++i) {
+        a.group_id += (i ? "." : "") + segments[i];
+        a.group_path += (i ? "/" : "") + segments[i];
+      }
+      const OriginPolicy policy = co_await origin_policy(domain, repo, a);
+      auto order = repo::reachable(ctx.topology.resolution_order(domain.name, repo.name), policy);
+      std::vector<std::string> versions;
+      auto stored = co_await stored_versions(domain, order, a);
+      if (!stored) {
+        co_await error(ex, 500, stored.error().message);
+        co_return;
+      }
+      for (auto& list : *stored) {
+        for (auto& v : list) {
+          if (listed(v)) versions.push_back(v.version);
+        }
+      }
+      const std::string path = metadata_path(a);
+      for (auto* r : order) {
+        auto* ec = open_connection(*r, policy);
+        if (!ec) continue;
+        auto doc = co_await upstream_doc(ec, path);
+        if (!doc || !doc->found) continue;
+        auto parsed = maven::parse_metadata(doc->body);
+        if (!parsed) continue;
+        for (auto& v : parsed->versions) {
+          if (is_public(*ec) && maven::is_snapshot(v)) continue;
+          versions.push_back(v);
+        }
+      }
+      maven::sort_versions(versions);
+      for (auto& v : versions) entries.push_back(v + "/");
+      if (!versions.empty()) {
+        for (const char* f : {"maven-metadata.xml", "maven-metadata.xml.md5", "maven-metadata.xml.sha1"}) {
+          entries.emplace_back(f);
+        }
+      }
+    }
+    if (segments.size() >= 3) {
+      maven::Path b;
+      b.kind = maven::PathKind::file;
+      b.version = segments.back();
+      b.artifact_id = segments[segments.size() - 2];
+      for (size_t i = 0; i + 2 < segments.size(); ++i) {
+        b.group_id += (i ? "." : "") + segments[i];
+        b.group_path += (i ? "/" : "") + segments[i];
+      }
+      const OriginPolicy policy = co_await origin_policy(domain, repo, b);
+      auto order = repo::reachable(ctx.topology.resolution_order(domain.name, repo.name), policy);
+      auto stored = co_await stored_version(domain, order, b);
+      if (!stored) {
+        co_await error(ex, 500, stored.error().message);
+        co_return;
+      }
+      std::set<std::string> files;
+      for (auto& v : *stored) {
+        if (!v || !listed(*v)) continue;
+        for (auto& [name, asset] : v->assets) {
+          // SNAPSHOT-version metadata is stored as "<version>/maven-metadata.xml".
+          auto slash = name.rfind('/');
+          files.insert(slash == std::string::npos ? name : name.substr(slash + 1));
+        }
+      }
+      for (auto& f : files) {
+        entries.push_back(f);
+        entries.push_back(f + ".md5");
+        entries.push_back(f + ".sha1");
+      }
+    }
+    if (entries.empty()) {
+      co_await error(ex, 404, "Not Found: " + display);
+      co_return;
+    }
+    Headers headers{{"Content-Type", "text/html; charset=utf-8"}, {"Cache-Control", "no-cache"}};
+    co_await ex.respond(200, std::move(headers), maven::render_listing(display, entries));
   }
 
   asio::awaitable<void> file(Exchange& ex, const config::DomainConfig& domain,
@@ -706,6 +798,16 @@ asio::awaitable<void> MavenHandler::handle(Exchange& ex, const config::DomainCon
   const bool read = method == "GET" || method == "HEAD";
   if (!read && method != "PUT") {
     co_await impl.error(ex, 405, "Method Not Allowed");
+    co_return;
+  }
+  if (read && !rest.empty() && rest.back() == '/') {
+    auto segments = maven::parse_directory(rest);
+    if (!segments) {
+      co_await impl.error(ex, 400, "Bad Request: " + segments.error().message);
+      co_return;
+    }
+    std::string display = "/" + domain.name + "/maven/" + repo.name + "/" + rest;
+    co_await impl.directory(ex, domain, repo, std::move(*segments), std::move(display));
     co_return;
   }
   auto path = maven::parse_path(rest);

@@ -210,6 +210,55 @@ std::optional<std::string> parse_checksum(std::string_view body, ChecksumKind ki
   return token;
 }
 
+Result<std::vector<std::string>> parse_directory(std::string_view raw) {
+  if (raw.size() < 2 || raw.back() != '/') {
+    return make_error(Errc::invalid_argument, "not a directory path");
+  }
+  raw.remove_suffix(1);
+  std::vector<std::string> segments;
+  size_t pos = 0;
+  for (;;) {
+    size_t next = raw.find('/', pos);
+    std::string_view seg =
+        raw.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos);
+    auto decoded = percent_decode(seg);
+    if (!decoded) return make_error(Errc::invalid_argument, "malformed percent-encoding in the path");
+    if (decoded->empty()) return make_error(Errc::invalid_argument, "empty path segment");
+    if (!valid_identifier(*decoded)) {
+      return make_error(Errc::invalid_argument, "'" + *decoded + "' is not a valid path segment");
+    }
+    segments.push_back(std::move(*decoded));
+    if (next == std::string_view::npos) break;
+    pos = next + 1;
+  }
+  return segments;
+}
+
+std::string render_listing(std::string_view path, const std::vector<std::string>& entries) {
+  auto escape = [](std::string_view in) {
+    std::string out;
+    for (char c : in) {
+      switch (c) {
+        case '&': out += "&amp;"; break;
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '"': out += "&quot;"; break;
+        default: out += c;
+      }
+    }
+    return out;
+  };
+  std::string title = escape(path);
+  std::string out = "<!DOCTYPE html>\n<html>\n<head><title>" + title + "</title></head>\n<body>\n<h1>" +
+                    title + "</h1>\n<hr/>\n<pre>\n<a href=\"../\">../</a>\n";
+  for (auto& e : entries) {
+    std::string x = escape(e);
+    out += "<a href=\"" + x + "\" title=\"" + x + "\">" + x + "</a>\n";
+  }
+  out += "</pre>\n<hr/>\n</body>\n</html>\n";
+  return out;
+}
+
 Result<Path> parse_path(std::string_view raw) {
   if (raw.empty()) return make_error(Errc::invalid_argument, "a Maven path is required");
   std::vector<std::string> segments;

@@ -38,6 +38,16 @@ struct Path {
 // that are not Maven identifiers.
 [[nodiscard]] Result<Path> parse_path(std::string_view raw);
 
+// A directory URL: the raw path after "/<domain>/maven/<repo>/" ending in '/'. Returns its
+// decoded segments (at least one), each a valid_identifier (so no traversal, no encoded
+// separators, no empty segment other than the trailing one).
+[[nodiscard]] Result<std::vector<std::string>> parse_directory(std::string_view raw);
+
+// An HTML directory listing as Maven Central and Nexus serve it: a title naming `path` and one
+// `<a href="entry">entry</a>` line per entry (directories end in '/'), in the order given.
+// Entries are HTML-escaped.
+std::string render_listing(std::string_view path, const std::vector<std::string>& entries);
+
 // [A-Za-z0-9_.-]+, not "." or "..", at most 255 characters.
 bool valid_identifier(std::string_view s);
 bool is_snapshot(std::string_view version);

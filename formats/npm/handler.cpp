@@ -735,6 +735,79 @@ struct NpmHandler final : Format {
     co_await ok_json(ex, 201, body);
   }
 
+  // A PUT /<name> without attachments: the whole packument sent back edited, as `npm deprecate`
+  // does (GET /<name>?write=true, then PUT). Only "deprecated" of versions this repository
+  // holds may change (CodeArtifact deprecates only versions in the repository); it is stored in
+  // the version's manifest, so the packument and `npm view pkg@v deprecated` show it.
+  asio::awaitable<void> update_metadata(Exchange& ex, const config::DomainConfig& domain,
+                                        const config::RepositoryConfig& repo,
+                                        const npm::PackageName& name) {
+    auto v = co_await view(domain, repo, name);
+    if (!v) {
+      co_await error(ex, status_for(v.error()), v.error().message);
+      co_return;
+    }
+    if (!(*v)->found) {
+      std::string message = "Not found: " + name.full() + " is not in repository " + repo.name;
+      co_await error(ex, 404, message);
+      co_return;
+    }
+    auto update = npm::parse_metadata_update(ex.request().body, name, *(*v)->merged);
+    if (!update) {
+      co_await error(ex, 400, update.error().message);
+      co_return;
+    }
+    for (auto& [version, message] : update->deprecations) {
+      auto origin = (*v)->origins.find(version);
+      const bool here = origin != (*v)->origins.end() && origin->second.repo &&
+                        origin->second.repo->name == repo.name && !origin->second.connection;
+      if (here) continue;
+      std::string from = "an upstream";
+      if (origin != (*v)->origins.end() && origin->second.connection) {
+        from = "external connection " + origin->second.connection->name;
+      } else if (origin != (*v)->origins.end() && origin->second.repo) {
+        from = "upstream repository " + origin->second.repo->name;
+      }
+      std::string text = "Cannot change the deprecation of " + name.full() + "@" + version +
+                         ": the version is not in repository " + repo.name + " (it is served from " +
+                         from + "); only versions in the repository can be deprecated";
+      co_await error(ex, 400, text);
+      co_return;
+    }
+    if (!update->deprecations.empty()) {
+      PackageKey k{domain.name, repo.name, "npm", name.scope, name.name};
+      auto& changes = update->deprecations;
+      auto result = co_await offload(ctx.pool, [this, &k, &changes]() -> Result<bool> {
+        std::lock_guard lock(publish_mutex);
+        cache::Batch batch;
+        for (auto& [version, message] : changes) {
+          ARCA_TRY(auto existing, find_version(ctx.store, k, version));
+          if (!existing) return make_error(Errc::not_found, "version not found: " + version);
+          VersionRecord vr = *existing;
+          auto manifest = json::parse(vr.manifest, nullptr, false);
+          if (manifest.is_discarded() || !manifest.is_object()) manifest = json::object();
+          if (message) manifest["deprecated"] = *message;
+          else manifest.erase("deprecated");
+          vr.manifest = dump(manifest);
+          batch.put(cache::Space::index, version_key(k, version), encode(vr));
+        }
+        ARCA_TRY_VOID(ctx.store.commit(std::move(batch), /*durable=*/true));
+        return true;
+      });
+      if (!result) {
+        co_await error(ex, status_for(result.error()), result.error().message);
+        co_return;
+      }
+      package_changed(domain, name);
+      for (auto& [version, message] : update->deprecations) {
+        ARCA_LOG_INFO("{} {}@{} in {}/{}", message ? "deprecated" : "undeprecated", name.full(), version,
+                      domain.name, repo.name);
+      }
+    }
+    json body = {{"ok", true}, {"id", name.full()}};
+    co_await ok_json(ex, 200, body);
+  }
+
   asio::awaitable<void> dist_tags(Exchange& ex, const config::DomainConfig& domain,
                                   const config::RepositoryConfig& repo, const npm::PackageName& name,
                                   std::optional<std::string> tag) {
@@ -776,6 +849,26 @@ struct NpmHandler final : Format {
         co_await error(ex, 404, "version not found: " + *version);
         co_return;
       }
+      // A tag is kept in this repository's package record and can only name a version the
+      // repository holds (its own packument drops tags naming anything else). A version served
+      // only by an upstream is refused instead of answering 201 and losing the tag (and
+      // without creating a package record here as a side effect).
+      auto origin = (*v)->origins.find(*version);
+      const bool here = origin != (*v)->origins.end() && origin->second.repo &&
+                        origin->second.repo->name == repo.name && !origin->second.connection;
+      if (!here) {
+        std::string from = "an upstream";
+        if (origin != (*v)->origins.end() && origin->second.connection) {
+          from = "external connection " + origin->second.connection->name;
+        } else if (origin != (*v)->origins.end() && origin->second.repo) {
+          from = "upstream repository " + origin->second.repo->name;
+        }
+        std::string text = "Cannot tag " + name.full() + "@" + *version + " as " + *tag +
+                           ": the version is not in repository " + repo.name + " (it is served from " +
+                           from + "); dist-tags can only name versions in the repository";
+        co_await error(ex, 400, text);
+        co_return;
+      }
     } else if (method != "DELETE") {
       co_await error(ex, 405, "method not allowed");
       co_return;
@@ -788,6 +881,10 @@ struct NpmHandler final : Format {
     auto result = co_await offload(ctx.pool, [this, &k, &tag, &version]() -> Result<json> {
       std::lock_guard lock(publish_mutex);
       ARCA_TRY(auto pkg, find_package(ctx.store, k));
+      if (!version && (!pkg || !pkg->dist_tags.contains(*tag))) {
+        // Removing a tag this repository does not hold (an upstream's): nothing to change here.
+        return make_error(Errc::not_found, "no dist-tag " + *tag + " in repository " + k.repo);
+      }
       PackageRecord record = pkg ? *pkg : PackageRecord{json::object(), now_unix_ms()};
       if (version) record.dist_tags[*tag] = *version;
       else record.dist_tags.erase(*tag);
@@ -801,6 +898,13 @@ struct NpmHandler final : Format {
     package_changed(domain, name);
     json body = {{"ok", true}};
     co_await ok_json(ex, version ? 201 : 200, body);
+  }
+
+  // A PUT /<name> whose JSON body has no attachments (npm deprecate). Anything that does not
+  // parse goes to publish(), which explains what is wrong with it.
+  static bool is_metadata_update(const Request& request) {
+    auto body = npm::parse_json_object(request.body, Errc::invalid_argument);
+    return body && !npm::is_publish_body(*body) && body->contains("versions");
   }
 
   asio::awaitable<void> audit(Exchange& ex, const config::DomainConfig& domain,
@@ -917,7 +1021,8 @@ asio::awaitable<void> NpmHandler::handle(Exchange& ex, const config::DomainConfi
   const size_t left = segments.size() - i;
   if (left == 0) {
     if (read) co_await impl.packument(ex, domain, repo, *name);
-    else if (method == "PUT") co_await impl.publish(ex, domain, repo, *name);
+    else if (method == "PUT" && !impl.is_metadata_update(ex.request())) co_await impl.publish(ex, domain, repo, *name);
+    else if (method == "PUT") co_await impl.update_metadata(ex, domain, repo, *name);
     else co_await impl.error(ex, 405, "unpublishing is not supported");
     co_return;
   }

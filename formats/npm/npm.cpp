@@ -708,6 +708,85 @@ Result<PublishRequest> parse_publish(std::string_view body, const PackageName& u
   }
 }
 
+namespace {
+
+// The deprecation message of a manifest: nullopt when absent, empty or not a string.
+std::optional<std::string> deprecation_of(const json& manifest) {
+  const std::string* d = manifest.is_object() ? find_string(manifest, "deprecated") : nullptr;
+  if (!d || d->empty()) return std::nullopt;
+  return *d;
+}
+
+std::string dist_field(const json& manifest, const char* field) {
+  const json* dist = manifest.is_object() ? find_object(manifest, "dist") : nullptr;
+  const std::string* v = dist ? find_string(*dist, field) : nullptr;
+  return v ? *v : std::string();
+}
+
+Result<MetadataUpdate> parse_metadata_update_impl(std::string_view body, const PackageName& url_name,
+                                                  const json& current) {
+  ARCA_TRY(json doc, parse_json_object(body, Errc::invalid_argument));
+  const std::string full = url_name.full();
+  const std::string* name = find_string(doc, "name");
+  if (name && *name != full) return bad_publish("package name in body does not match the URL");
+  if (const json* id = find_member(doc, "_id")) {
+    if (!id->is_string() || id->get_ref<const std::string&>() != full) {
+      return bad_publish("_id in body does not match the URL");
+    }
+  }
+  const json* versions = find_object(doc, "versions");
+  if (!versions) return bad_publish("the body has no versions object");
+  static const json empty = json::object();
+  const json* known = current.is_object() ? find_object(current, "versions") : nullptr;
+  if (!known) known = &empty;
+  MetadataUpdate out;
+  for (auto it = versions->begin(); it != versions->end(); ++it) {
+    auto k = known->find(it.key());
+    if (k == known->end()) {
+      return bad_publish("version " + printable(it.key()) + " of " + full +
+                         " does not exist: new versions are published with npm publish (a tarball is "
+                         "required); a metadata update may only change \"deprecated\"");
+    }
+    if (!it->is_object()) return bad_publish("version " + printable(it.key()) + " is not an object");
+    for (const char* field : {"integrity", "shasum"}) {
+      std::string sent = dist_field(*it, field);
+      if (!sent.empty() && sent != dist_field(*k, field)) {
+        return bad_publish("dist." + std::string(field) + " of " + full + "@" + printable(it.key()) +
+                           " cannot be changed: a metadata update may only change \"deprecated\"");
+      }
+    }
+    if (const json* d = find_member(*it, "deprecated"); d && !d->is_string()) {
+      return bad_publish("\"deprecated\" of " + full + "@" + printable(it.key()) + " must be a string");
+    }
+    auto now = deprecation_of(*it);
+    if (now != deprecation_of(*k)) out.deprecations[it.key()] = std::move(now);
+  }
+  for (auto k = known->begin(); k != known->end(); ++k) {
+    if (!versions->contains(k.key())) {
+      return bad_publish("removing " + full + "@" + printable(k.key()) +
+                         " is not supported (unpublishing): use aws codeartifact delete-package-versions");
+    }
+  }
+  if (const json* tags = find_member(doc, "dist-tags"); tags && !tags->is_null()) {
+    const json* have = current.is_object() ? find_object(current, "dist-tags") : nullptr;
+    if (*tags != (have ? *have : empty)) {
+      return bad_publish("dist-tags cannot be changed by a metadata update: use npm dist-tag");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<MetadataUpdate> parse_metadata_update(std::string_view body, const PackageName& url_name,
+                                             const json& current) {
+  try {
+    return parse_metadata_update_impl(body, url_name, current);
+  } catch (const json::exception& e) {
+    return make_error(Errc::invalid_argument, std::string("malformed metadata update: ") + e.what());
+  }
+}
+
 bool is_publish_body(const json& body) {
   const json* attachments = find_object(body, "_attachments");
   return attachments && !attachments->empty();

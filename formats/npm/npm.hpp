@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -160,6 +161,25 @@ struct PublishRequest {
 // True if a parsed PUT /<name> body is a publish (has a non-empty "_attachments" object), as
 // opposed to the full-packument PUT that `npm deprecate` / `npm unpublish <pkg>@<v>` send.
 bool is_publish_body(const json& body);
+
+// What a metadata-only PUT /<name> (no _attachments: `npm deprecate`, undeprecate with "")
+// changes: version -> its new deprecation message (nullopt: no longer deprecated). Versions
+// whose "deprecated" is unchanged are not listed.
+struct MetadataUpdate {
+  std::map<std::string, std::optional<std::string>> deprecations;
+};
+
+// Parses the body of a metadata-only PUT /<name> against `current`, the packument as this
+// repository serves it (merged, tarball URLs not rewritten). The body is the whole edited
+// packument (npm sends back what GET /<name>?write=true gave it). Only "deprecated" of existing
+// versions may change; errors (invalid_argument) for invalid JSON, a name or _id other than the
+// URL's, no "versions" object, a version that `current` does not list (publishing needs a
+// tarball), a version of `current` missing from the body (unpublishing), a dist.integrity or
+// dist.shasum differing from `current`'s, a "deprecated" that is not a string, or dist-tags
+// differing from `current`'s. An empty "deprecated" (or none) means not deprecated.
+[[nodiscard]] Result<MetadataUpdate> parse_metadata_update(std::string_view body,
+                                                           const PackageName& url_name,
+                                                           const json& current);
 
 // {"error": message} as the npm registry answers errors. Invalid UTF-8 in `message` is replaced
 // by U+FFFD; never throws.

@@ -69,8 +69,16 @@ test('domains and repositories: create, describe, list, upstreams, external conn
     '--external-connection', 'public:npmjs']);
   assert.deepEqual(assoc.repository.externalConnections,
     [{ externalConnectionName: 'public:npmjs', packageFormat: 'npm', status: 'Available' }]);
-  await aws.fails(['associate-external-connection', '--domain', 'acme', '--repository', 'store',
-    '--external-connection', 'public:pypi'], 'ConflictException');
+  // A second external connection is a ValidationException (HTTP 400), as the service answers.
+  const second = await aws.fails(['associate-external-connection', '--domain', 'acme', '--repository', 'store',
+    '--external-connection', 'public:pypi'], 'ValidationException');
+  assert.match(second, /ExternalConnections for repositories are currently limited to 1/);
+  const raw = await aws.run(['associate-external-connection', '--domain', 'acme', '--repository', 'store',
+    '--external-connection', 'public:npmjs', '--debug']);
+  assert.notEqual(raw.code, 0);
+  assert.match(raw.stderr, /HTTP\/1\.1" 400/, 'the refusal is HTTP 400');
+  assert.equal((await aws.ok(['describe-repository', '--domain', 'acme', '--repository', 'store']))
+    .repository.externalConnections.length, 1);
 
   const main = await aws.ok(['create-repository', '--domain', 'acme', '--repository', 'main',
     '--description', 'team repository', '--upstreams', 'repositoryName=store']);

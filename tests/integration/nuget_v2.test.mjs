@@ -363,3 +363,65 @@ describe('nuget 2.8.7 against arca\'s V2 feed', { skip, timeout: 300_000 }, () =
     assert.equal(dl.status, 404);
   });
 });
+
+// The same credential rule as npm and twine (issue 14): with no access keys configured and
+// anonymous writes allowed (the default on a loopback listener), a key that is not an arca token
+// is anonymous; once access keys are configured, only arca tokens push.
+describe('nuget push with a placeholder API key', { skip, timeout: 300_000 }, () => {
+  let up;
+  let nuget;
+  const started = [];
+
+  before(async () => {
+    up = await startNugetUpstream({ label: 'nuget placeholder upstream', packages: [] });
+    nuget = new NugetCli('nuget-placeholder-client');
+  });
+
+  after(async () => {
+    for (const a of started) await a.stop();
+    if (up) await up.stop();
+  });
+
+  test('an open loopback listener: -ApiKey anything pushes; a forged arca token does not', async () => {
+    const arca = await startArca({ label: 'nuget-open', config: nugetConfig(up.indexUrl) });
+    started.push(arca);
+    const feed = v2Feed(arca.baseUrl);
+    const dir = nuget.freshDir('open');
+    const nupkg = buildNupkg({ id: 'Arca.Open', version: '1.0.0' });
+    fs.writeFileSync(path.join(dir, 'Arca.Open.1.0.0.nupkg'), nupkg);
+    let r = await nuget.run(['push', 'Arca.Open.1.0.0.nupkg', '-ApiKey', 'anything', '-Source', feed], { cwd: dir });
+    assertOk(r, 'nuget push -ApiKey anything');
+    assert.match(r.stdout, /Your package was pushed/);
+    const out = nuget.freshDir('install-open');
+    r = await nuget.run(['install', 'Arca.Open', '-Version', '1.0.0', '-Source', feed, '-OutputDirectory', out, '-NoCache']);
+    assertOk(r, 'nuget install Arca.Open');
+    assertInstalled(out, 'Arca.Open', '1.0.0', nupkg);
+
+    // Something that claims to be an arca token is still verified.
+    const t = await request(arca.url('/v1/authorization-token?domain=local'), { method: 'POST' });
+    const forged = `${JSON.parse(t.body.toString()).authorizationToken.slice(0, -4)}AAAA`;
+    fs.writeFileSync(path.join(dir, 'Arca.Forged.1.0.0.nupkg'), buildNupkg({ id: 'Arca.Forged', version: '1.0.0' }));
+    r = await nuget.run(['push', 'Arca.Forged.1.0.0.nupkg', '-ApiKey', forged, '-Source', feed], { cwd: dir });
+    assert.notEqual(r.code, 0, `a push with a forged token was accepted:\n${r.stdout}`);
+    assert.equal((await request(`${feed}package/Arca.Forged/1.0.0`)).status, 404);
+  });
+
+  test('access keys configured (anonymous writes still on): -ApiKey anything is refused', async () => {
+    const arca = await startArca({
+      label: 'nuget-keys',
+      config: deepMerge(nugetConfig(up.indexUrl), { auth: authConfig({ anonymous_write: true }) }),
+    });
+    started.push(arca);
+    const feed = v2Feed(arca.baseUrl);
+    const dir = nuget.freshDir('keys');
+    fs.writeFileSync(path.join(dir, 'Arca.Keyed.1.0.0.nupkg'), buildNupkg({ id: 'Arca.Keyed', version: '1.0.0' }));
+    let r = await nuget.run(['push', 'Arca.Keyed.1.0.0.nupkg', '-ApiKey', 'anything', '-Source', feed], { cwd: dir });
+    assert.notEqual(r.code, 0, `a placeholder key was accepted with access keys configured:\n${r.stdout}`);
+    assert.equal((await request(`${feed}package/Arca.Keyed/1.0.0`)).status, 404);
+    const t = await request(arca.url('/v1/authorization-token?domain=local'), { method: 'POST' });
+    assert.equal(t.status, 200, t.body.toString());
+    r = await nuget.run(['push', 'Arca.Keyed.1.0.0.nupkg', '-ApiKey', JSON.parse(t.body.toString()).authorizationToken,
+      '-Source', feed], { cwd: dir });
+    assertOk(r, 'nuget push with an arca token');
+  });
+});

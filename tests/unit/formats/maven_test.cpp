@@ -142,4 +142,19 @@ TEST_SUITE("formats::maven") {
     REQUIRE(plugins);
     CHECK(plugins->has_plugins);
   }
+
+  TEST_CASE("parse_directory and render_listing") {
+    auto d = maven::parse_directory("org/example/lib/");
+    REQUIRE(d.has_value());
+    CHECK(*d == std::vector<std::string>{"org", "example", "lib"});
+    CHECK_FALSE(maven::parse_directory("org/example/lib").has_value());
+    CHECK_FALSE(maven::parse_directory("org//lib/").has_value());
+    CHECK_FALSE(maven::parse_directory("org/%2e%2e/lib/").has_value());
+    CHECK_FALSE(maven::parse_directory("org/a%2fb/").has_value());
+    CHECK_FALSE(maven::parse_directory("/").has_value());
+    auto html = maven::render_listing("/x/<y>/", {"1.0/", "a&b.jar"});
+    CHECK(html.find("<a href=\"1.0/\"") != std::string::npos);
+    CHECK(html.find("a&amp;b.jar") != std::string::npos);
+    CHECK(html.find("<y>") == std::string::npos);
+  }
 }

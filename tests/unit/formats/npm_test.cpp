@@ -1040,6 +1040,53 @@ TEST_SUITE("formats::npm") {
     CHECK_FALSE(npm::is_publish_body(json{{"_attachments", "x"}}));
   }
 
+  // --- parse_metadata_update (npm deprecate) ---
+
+  TEST_CASE("parse_metadata_update") {
+    const json current = packument("foo", {"1.0.0", "1.1.0"});
+    auto update = [&](const json& body) {
+      return npm::parse_metadata_update(body.dump(), name_of("foo"), current);
+    };
+    json body = current;
+    body["versions"]["1.0.0"]["deprecated"] = "use 1.1.0";
+    body["versions"]["1.1.0"]["deprecated"] = "";  // undeprecating what is not deprecated: no change
+    auto r = update(body);
+    REQUIRE_MESSAGE(r.has_value(), r.error().message);
+    REQUIRE(r->deprecations.size() == 1);
+    CHECK(r->deprecations.at("1.0.0") == std::optional<std::string>("use 1.1.0"));
+
+    json deprecated = current;
+    deprecated["versions"]["1.0.0"]["deprecated"] = "old";
+    json undo = deprecated;
+    undo["versions"]["1.0.0"]["deprecated"] = "";
+    auto u = npm::parse_metadata_update(undo.dump(), name_of("foo"), deprecated);
+    REQUIRE(u.has_value());
+    REQUIRE(u->deprecations.count("1.0.0"));
+    CHECK_FALSE(u->deprecations.at("1.0.0").has_value());
+
+    CHECK(update(current)->deprecations.empty());
+    json added = current;
+    added["versions"]["2.0.0"] = manifest("foo", "2.0.0", "https://registry.npmjs.org/");
+    CHECK(update(added).error().message.find("does not exist") != std::string::npos);
+    json removed = current;
+    removed["versions"].erase("1.0.0");
+    CHECK(update(removed).error().message.find("unpublishing") != std::string::npos);
+    json dist = current;
+    dist["versions"]["1.0.0"]["dist"]["shasum"] = std::string(40, 'b');
+    CHECK(update(dist).error().message.find("dist.shasum") != std::string::npos);
+    json tags = current;
+    tags["dist-tags"]["beta"] = "1.0.0";
+    CHECK_FALSE(update(tags).has_value());
+    json bad = current;
+    bad["versions"]["1.0.0"]["deprecated"] = 3;
+    CHECK_FALSE(update(bad).has_value());
+    json other = current;
+    other["name"] = "bar";
+    CHECK_FALSE(update(other).has_value());
+    CHECK_FALSE(npm::parse_metadata_update("[1]", name_of("foo"), current).has_value());
+    CHECK_FALSE(npm::parse_metadata_update("{}", name_of("foo"), current).has_value());
+  }
+
   // --- error_body ---
 
   TEST_CASE("error_body") {
