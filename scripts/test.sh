@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds arca and its tests, and runs the whole suite (unit tests,
-# then integration tests that drive the real binary with real package managers).
+# then integration tests that drive the real binary with real package managers); then builds
+# the AddressSanitizer + UndefinedBehaviorSanitizer variant (build-asan/) and runs the suite
+# again against it: any sanitizer report fails (tests/CMakeLists.txt sets ASAN_OPTIONS and
+# UBSAN_OPTIONS; tests/integration/lib/arca.mjs fails a test whose arca logged a report).
+# Arguments go to both ctest runs (e.g. -R unit). ARCA_TEST_SANITIZE=0 skips the second run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 scripts/build.sh
-cd build
-ctest --output-on-failure --timeout 1500 "$@"
+(cd build && ctest --output-on-failure --timeout 1500 "$@")
+
+# Not yet run under the sanitizers (no finding: they had not been run when this was enabled).
+# Remove a name once it passes in build-asan/.
+asan_not_yet='^(unit|integration\.(codeartifact_cli|codeartifact_proxy|maven_deploy|package_groups_maven|package_groups_pypi|pypi_install|retention_maven|retention_nuget|retention_pypi))$'
+if [ "${ARCA_TEST_SANITIZE:-1}" != 0 ]; then
+  echo "test: the suite again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
+  scripts/build.sh --sanitize
+  (cd build-asan && ctest --output-on-failure --timeout 1500 -E "$asan_not_yet" "$@")
+fi
