@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { Arca, arcaBin, startArca } from './lib/arca.mjs';
+import { Arca, arcaBin, assertNoSanitizerReport, startArca } from './lib/arca.mjs';
 import { makeTempDir } from './lib/harness.mjs';
 import { StandinRegistry, tarballFileName } from './lib/registry.mjs';
 import { generatePackages } from './lib/packages.mjs';
@@ -17,6 +17,7 @@ import { request, sha512Integrity } from './lib/http.mjs';
 
 function runArca(args, { timeout = 20_000 } = {}) {
   const r = spawnSync(arcaBin(), args, { encoding: 'utf8', timeout });
+  assertNoSanitizerReport(r.stderr, `arca ${args.join(' ')}`);
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 

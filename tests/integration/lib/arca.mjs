@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { makeTempDir, registerCleanup, registerLogSource, spawnTracked, reapWithParent, sleep, tailFile, waitFor, withTimeout, cleanEnv }
+import { makeTempDir, registerCleanup, registerLogSource, registerSanitizerCheck, spawnTracked, reapWithParent, sleep, tailFile, waitFor, withTimeout, cleanEnv }
   from './harness.mjs';
 import { request } from './http.mjs';
 
@@ -47,6 +47,16 @@ export function defaultConfig({ dir, dataDir, upstreamUrl, ttlSeconds = 300 }) {
   };
 }
 
+// First line of an AddressSanitizer, LeakSanitizer or UndefinedBehaviorSanitizer report.
+const k_sanitizer_report = /ERROR: (Address|Leak)Sanitizer|: runtime error: |AddressSanitizer:DEADLYSIGNAL/;
+
+// For a short-lived arca run whose output a test captures itself: throws with the report.
+export function assertNoSanitizerReport(output, what = 'arca') {
+  const lines = String(output ?? '').split('\n');
+  const i = lines.findIndex((l) => k_sanitizer_report.test(l));
+  if (i >= 0) throw new Error(`sanitizer report from ${what}:\n${lines.slice(i, i + 200).join('\n')}`);
+}
+
 export class Arca {
   constructor({ label = 'arca', upstreamUrl, ttlSeconds, config = {}, dataDir } = {}) {
     this.label = label;
@@ -62,6 +72,30 @@ export class Arca {
     this.exits = []; // {code, signal, expected}
     this.unregisterLog = registerLogSource(`arca log (${label}) ${this.logPath}`, () => this.logs());
     registerCleanup(() => this.kill9());
+    this.sanitizerScanned = 0; // bytes of the log already searched for sanitizer reports
+    registerSanitizerCheck(() => this.newSanitizerReports());
+  }
+
+  // Sanitizer reports written to the log since the previous call, each from its first line to
+  // its SUMMARY line (at most 200 lines). In the sanitizer build, ASAN_OPTIONS/UBSAN_OPTIONS
+  // (tests/CMakeLists.txt) make arca abort at the first report; the harness fails the test that
+  // was running whether or not the test noticed the death.
+  newSanitizerReports() {
+    if (!fs.existsSync(this.logPath)) return [];
+    const buf = fs.readFileSync(this.logPath);
+    if (buf.length <= this.sanitizerScanned) return [];
+    const text = buf.subarray(this.sanitizerScanned).toString('utf8');
+    this.sanitizerScanned = buf.length;
+    const lines = text.split('\n');
+    const reports = [];
+    for (let i = 0; i < lines.length; i++) {
+      if (!k_sanitizer_report.test(lines[i])) continue;
+      let end = i;
+      while (end < lines.length - 1 && end - i < 200 && !/^SUMMARY: /.test(lines[end])) end++;
+      reports.push(`--- ${this.label} (${this.logPath}) ---\n` + lines.slice(i, end + 1).join('\n'));
+      i = end;
+    }
+    return reports;
   }
 
   writeConfig() {

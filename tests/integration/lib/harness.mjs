@@ -3,7 +3,8 @@
 //
 // Importing this module registers root-level node:test hooks:
 //  - afterEach: when a test fails, print the tail of every registered log (arca's stdout/stderr,
-//    the stand-in registry's request log) to stderr;
+//    the stand-in registry's request log) to stderr; and fail the test when a registered
+//    sanitizer check (lib/arca.mjs: arca's log) found a new AddressSanitizer/UBSan report;
 //  - process 'exit': kill every child process still running; remove temp dirs if the run passed,
 //    otherwise keep them and say where they are.
 
@@ -84,15 +85,52 @@ function dumpLogs(reason) {
   process.stderr.write(parts.join('\n') + '\n');
 }
 
+// ---------------------------------------------------------------------------------------------
+// Sanitizer reports (build-asan/: arca built with -DARCA_SANITIZE=address,undefined)
+
+const sanitizerChecks = new Set(); // () => string[]: reports that appeared since the last call
+
+// Registers a check that returns the sanitizer reports found since its previous call (an empty
+// array when none). Every test fails when a check finds one, whatever the test asserted: a
+// report may come from a request whose answer the test does not look at. Returns an unregister fn.
+export function registerSanitizerCheck(fn) {
+  sanitizerChecks.add(fn);
+  return () => sanitizerChecks.delete(fn);
+}
+
+function newSanitizerReports() {
+  const reports = [];
+  for (const check of sanitizerChecks) {
+    try {
+      reports.push(...check());
+    } catch {
+      // a log that cannot be read has nothing to report
+    }
+  }
+  return reports;
+}
+
+function sanitizerError(reports) {
+  return new Error(`sanitizer report in arca's log:\n${reports.join('\n\n')}`);
+}
+
 afterEach((t) => {
-  if (t.passed === false) {
+  const reports = newSanitizerReports();
+  if (t.passed === false || reports.length) {
     failed = true;
     dumpedSinceFailure = true;
-    dumpLogs(`test "${t.name}" failed`);
+    dumpLogs(`test "${t.name}" failed${reports.length ? ' (sanitizer report)' : ''}`);
   }
+  if (reports.length) throw sanitizerError(reports);
 });
 
 after(async () => {
+  // Reports from before()/after() hooks of a describe block (no afterEach runs for those).
+  const reports = newSanitizerReports();
+  if (reports.length) {
+    process.stderr.write(`\n${sanitizerError(reports).message}\n`);
+    process.exitCode = 1;
+  }
   if (process.exitCode && !dumpedSinceFailure) {
     failed = true;
     dumpLogs('a test or hook failed');

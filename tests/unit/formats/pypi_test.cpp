@@ -315,7 +315,9 @@ TEST_SUITE("formats::pypi") {
       CHECK_FALSE(pypi::parse_multipart("no boundary here", ct));
     }
     SUBCASE("missing fields") {
-      auto p = pypi::parse_multipart(part(b, ":action", "file_upload") + "--" + b + "--\r\n", ct);
+      // Named: FormPart::data views the body, which must outlive the parts.
+      const std::string only_action = part(b, ":action", "file_upload") + "--" + b + "--\r\n";
+      auto p = pypi::parse_multipart(only_action, ct);
       REQUIRE(p);
       CHECK_FALSE(pypi::parse_upload(*p));
     }
