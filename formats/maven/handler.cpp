@@ -230,6 +230,46 @@ struct MavenHandler final : Format {
     });
   }
 
+  // The maven-metadata.xml at `path` of each open external connection in `order` that has one:
+  // which connection, the body, and what it parses to. `failure`: the last upstream or parse
+  // error (those connections are left out).
+  struct ConnectionMetadata {
+    repo::Source source;
+    std::string body;
+    maven::Metadata parsed;
+  };
+  struct ConnectionsMetadata {
+    std::vector<ConnectionMetadata> found;
+    std::optional<Error> failure;
+  };
+  asio::awaitable<ConnectionsMetadata> connections_metadata(const repo::RepositoryList& order,
+                                                            const OriginPolicy& policy,
+                                                            std::string path) {
+    ConnectionsMetadata out;
+    for (auto* r : order) {
+      auto* ec = open_connection(*r, policy);
+      if (!ec) continue;
+      auto doc = co_await upstream_doc(ec, path);
+      if (!doc) {
+        out.failure = doc.error();
+        continue;
+      }
+      if (!doc->found) continue;
+      auto parsed = maven::parse_metadata(doc->body);
+      if (!parsed) {
+        out.failure = parsed.error();
+        continue;
+      }
+      out.found.push_back(ConnectionMetadata{repo::Source{r, ec}, doc->body, std::move(*parsed)});
+    }
+    co_return out;
+  }
+
+  // SNAPSHOT versions are never taken from public external connections.
+  static bool takes_version(const config::ExternalConnectionConfig& ec, const std::string& v) {
+    return !(is_public(ec) && maven::is_snapshot(v));
+  }
+
   asio::awaitable<void> artifact_metadata(Exchange& ex, const config::DomainConfig& domain,
                                           const config::RepositoryConfig& repo, maven::Path p) {
     const OriginPolicy policy = co_await origin_policy(domain, repo, p);
@@ -252,34 +292,21 @@ struct MavenHandler final : Format {
         newest_ms = std::max(newest_ms, v.published_unix_ms);
       }
     }
-    std::optional<Error> upstream_failure;
     std::string passthrough;
     std::string upstream_updated;
     const std::string path = metadata_path(p);
-    for (auto* r : order) {
-      auto* ec = open_connection(*r, policy);
-      if (!ec) continue;
-      auto doc = co_await upstream_doc(ec, path);
-      if (!doc) {
-        upstream_failure = doc.error();
-        continue;
-      }
-      if (!doc->found) continue;
-      auto parsed = maven::parse_metadata(doc->body);
-      if (!parsed) {
-        upstream_failure = parsed.error();
-        continue;
-      }
-      if (parsed->versions.empty() && parsed->has_plugins) {
+    auto upstream = co_await connections_metadata(order, policy, path);
+    const std::optional<Error>& upstream_failure = upstream.failure;
+    for (auto& d : upstream.found) {
+      if (d.parsed.versions.empty() && d.parsed.has_plugins) {
         // Group-level metadata (plugin prefixes) at an ambiguous path: pass it through.
-        if (passthrough.empty()) passthrough = doc->body;
+        if (passthrough.empty()) passthrough = d.body;
         continue;
       }
-      for (auto& v : parsed->versions) {
-        if (is_public(*ec) && maven::is_snapshot(v)) continue;
-        m.versions.push_back(v);
+      for (auto& v : d.parsed.versions) {
+        if (takes_version(*d.source.connection, v)) m.versions.push_back(v);
       }
-      upstream_updated = std::max(upstream_updated, parsed->last_updated);
+      upstream_updated = std::max(upstream_updated, d.parsed.last_updated);
     }
     if (m.versions.empty()) {
       if (!passthrough.empty() && !own) {
@@ -374,16 +401,10 @@ struct MavenHandler final : Format {
         }
       }
       const std::string path = metadata_path(a);
-      for (auto* r : order) {
-        auto* ec = open_connection(*r, policy);
-        if (!ec) continue;
-        auto doc = co_await upstream_doc(ec, path);
-        if (!doc || !doc->found) continue;
-        auto parsed = maven::parse_metadata(doc->body);
-        if (!parsed) continue;
-        for (auto& v : parsed->versions) {
-          if (is_public(*ec) && maven::is_snapshot(v)) continue;
-          versions.push_back(v);
+      auto upstream = co_await connections_metadata(order, policy, path);
+      for (auto& d : upstream.found) {
+        for (auto& v : d.parsed.versions) {
+          if (takes_version(*d.source.connection, v)) versions.push_back(v);
         }
       }
       maven::sort_versions(versions);
@@ -702,15 +723,10 @@ struct MavenHandler final : Format {
       co_return Found(repo::Source{r, nullptr});
     }
     const std::string path = metadata_path(p);
-    for (auto* r : order) {
-      auto* ec = open_connection(*r, policy);
-      if (!ec) continue;
-      auto doc = co_await upstream_doc(ec, path);
-      if (!doc || !doc->found) continue;
-      auto parsed = maven::parse_metadata(doc->body);
-      if (!parsed) continue;
-      for (auto& v : parsed->versions) {
-        if (v == p.version) co_return Found(repo::Source{r, ec});
+    auto upstream = co_await connections_metadata(order, policy, path);
+    for (auto& d : upstream.found) {
+      for (auto& v : d.parsed.versions) {
+        if (v == p.version) co_return Found(d.source);
       }
     }
     co_return Found();
