@@ -16,7 +16,7 @@
 #include "formats/asset_path.hpp"
 #include "net/blocking.hpp"
 #include "net/codeartifact_upstreams.hpp"
-#include "net/flights.hpp"
+#include "common/flights.hpp"
 #include "net/http_util.hpp"
 #include "net/lru.hpp"
 #include "formats/upstream_documents.hpp"
