@@ -17,7 +17,7 @@ export function rubyAvailable() {
   return true;
 }
 
-// Builds <name>-<version>.gem with `gem build`; deps: [[name, requirement]]. Returns its path.
+// Builds <name>-<version>.gem with `gem build`; deps: [[name, requirement...]]. Returns its path.
 export async function buildGem(workDir, { name, version, deps = [], devDeps = [], requiredRuby }) {
   const dir = path.join(workDir, `${name}-${version}-src`);
   fs.mkdirSync(path.join(dir, 'lib'), { recursive: true });
@@ -33,7 +33,7 @@ export async function buildGem(workDir, { name, version, deps = [], devDeps = []
     `  s.files = ["lib/${name}.rb"]`,
   ];
   if (requiredRuby) lines.push(`  s.required_ruby_version = ${JSON.stringify(requiredRuby)}`);
-  for (const [d, r] of deps) lines.push(`  s.add_dependency ${JSON.stringify(d)}, ${JSON.stringify(r)}`);
+  for (const [d, ...r] of deps) lines.push(`  s.add_dependency ${[d, ...r].map((x) => JSON.stringify(x)).join(', ')}`);
   for (const [d, r] of devDeps) lines.push(`  s.add_development_dependency ${JSON.stringify(d)}, ${JSON.stringify(r)}`);
   lines.push('end');
   fs.writeFileSync(path.join(dir, `${name}.gemspec`), lines.join('\n') + '\n');
