@@ -93,6 +93,19 @@ test('bundle install through arca', { skip }, async () => {
   const lock = (await import('node:fs')).readFileSync(path.join(dir, 'Gemfile.lock'), 'utf8');
   assert.match(lock, /app_gem \(0\.5\.0\)\n\s+dep_gem \(~> 1\.0\)/);
   assert.match(lock, /remote: http:\/\/127\.0\.0\.1:\d+\/local\/ruby\/main\//);
+  // A second project with bundler's compact-index cache: conditional and Range requests.
+  const second = client.project('second', source, [['dep_gem', '~> 1.0']]);
+  const again = await client.bundle(['install'], { cwd: second });
+  assert.equal(again.code, 0, describe(again));
+  assert.match(again.stdout, /Using dep_gem 1\.2\.0/);
+});
+
+test('gem search and gem list --remote read the legacy spec lists', { skip }, async () => {
+  const client = new RubyClient({ label: 'ruby-search' });
+  const r = await client.gem(['search', '--remote', '--clear-sources', '--source', source, '_gem']);
+  assert.equal(r.code, 0, describe(r));
+  assert.match(r.stdout, /^app_gem \(0\.5\.0\)$/m);
+  assert.match(r.stdout, /^dep_gem \(1\.2\.0\)$/m, 'stored versions are listed');
 });
 
 test('installs again with the upstream stopped (retention) and the API lists what was kept', { skip }, async () => {
