@@ -224,15 +224,22 @@ struct RubyHandler final : Format {
   // --- Merged views ---
 
   // The published (and, with `stored_ingested`, the ingested) entries of a repository.
+  // Versions held with another status (Unlisted, Archived, Disposed) go into `hidden`: the
+  // first repository holding a version decides its status, so upstream indexes do not bring
+  // them back.
   Result<std::vector<ViewEntry>> own_entries(const config::DomainConfig& domain,
                                              const config::RepositoryConfig& repo,
-                                             const std::string& gem, bool stored_ingested) {
+                                             const std::string& gem, bool stored_ingested,
+                                             std::set<std::string>& hidden) {
     PackageKey k{domain.name, repo.name, std::string(k_format), "", gem};
     ARCA_TRY(auto versions, list_versions(ctx.store, k));
     std::vector<ViewEntry> out;
     for (auto& v : versions) {
+      if (v.status != "Published") {
+        hidden.insert(v.version);
+        continue;
+      }
       if (v.origin != "INTERNAL" && !stored_ingested) continue;
-      if (v.status != "Published") continue;
       for (auto& e : entries_of(gem, v)) out.push_back(ViewEntry{std::move(e), Origin{&repo, nullptr}});
     }
     return out;
@@ -278,14 +285,23 @@ struct RubyHandler final : Format {
       if (!why.empty() && view->blocked.find(why) == std::string::npos)
         view->blocked += (view->blocked.empty() ? "" : "; ") + why;
     }
+    std::set<std::string> hidden;
     auto own = co_await offload(ctx.pool, [&]() -> Result<std::vector<ViewEntry>> {
       std::vector<ViewEntry> all;
+      std::set<std::string> published;
       for (size_t i = 0; i < order.size(); ++i) {
         if (!reachable[i]) continue;
         auto* ec = ctx.topology.external_connection(*order[i]);
         const bool index_lists = ec && ec->serves(k_format) && connection_open[i];
-        ARCA_TRY(auto entries, own_entries(domain, *order[i], gem, !index_lists));
-        for (auto& e : entries) all.push_back(std::move(e));
+        std::set<std::string> held;
+        ARCA_TRY(auto entries, own_entries(domain, *order[i], gem, !index_lists, held));
+        for (auto& v : held)
+          if (!published.count(v)) hidden.insert(v);
+        for (auto& e : entries) {
+          if (hidden.count(e.entry.version)) continue;
+          published.insert(e.entry.version);
+          all.push_back(std::move(e));
+        }
       }
       return all;
     });
@@ -317,7 +333,8 @@ struct RubyHandler final : Format {
       if (!d->found || !d->parsed) continue;
       any_source = true;
       auto entries = std::static_pointer_cast<const std::vector<ruby::Entry>>(d->parsed);
-      for (auto& e : *entries) add(ViewEntry{e, Origin{r, ec}});
+      for (auto& e : *entries)
+        if (!hidden.count(e.version)) add(ViewEntry{e, Origin{r, ec}});
     }
     view->found = any_source;
     if (!any_source && upstream_failure) view->missing_reason = upstream_failure->message;
@@ -746,7 +763,9 @@ struct RubyHandler final : Format {
       std::lock_guard lock(publish_mutex);
       ARCA_TRY(auto existing_asset, find_asset(ctx.store, k, filename));
       if (existing_asset) {
-        if (existing_asset->sha256_hex == to_hex(sha256_of(body))) return PushOutcome{true};
+        ARCA_TRY(auto held, find_version(ctx.store, k, spec.version));
+        if (existing_asset->sha256_hex == to_hex(sha256_of(body)) && held && held->status == "Published")
+          return PushOutcome{true};
         return make_error(Errc::conflict, "Repushing of gem versions is not allowed.\nPlease use `gem yank` "
                                           "to remove bad gem releases.");
       }

@@ -133,6 +133,19 @@ test('list-package-versions shows pushed and retained versions with their origin
   assert.deepEqual(pkgs.packages.map((p) => p.package).sort(), ['base_gem', 'corp_tool']);
 });
 
+test('an archived version leaves the index even though the upstream lists it', { skip }, async () => {
+  const status = (to) => aws.ok(['update-package-versions-status', '--domain', 'local', '--repository', 'main',
+    '--format', 'ruby', '--package', 'base_gem', '--versions', '1.4.0', '--target-status', to]);
+  await status('Archived');
+  const info = (await request(arca.url('/local/ruby/main/info/base_gem'))).body.toString();
+  assert.match(info, /^1\.0\.0 /m);
+  assert.doesNotMatch(info, /^1\.4\.0 /m);
+  assert.equal((await request(arca.url('/local/ruby/main/gems/base_gem-1.4.0.gem'))).status, 404);
+  await status('Published');
+  assert.match((await request(arca.url('/local/ruby/main/info/base_gem'))).body.toString(), /^1\.4\.0 /m);
+  assert.equal((await request(arca.url('/local/ruby/main/gems/base_gem-1.4.0.gem'))).status, 200);
+});
+
 test('gem yank makes the version Unlisted and takes it out of the index', { skip }, async () => {
   const client = new RubyClient({ label: 'ruby-yank' });
   const r = await client.gem(['yank', 'corp_tool', '-v', '0.1.0', '--host', host('internal')],
@@ -150,6 +163,8 @@ test('gem yank makes the version Unlisted and takes it out of the index', { skip
     { env: { GEM_HOST_API_KEY: token } });
   // gem yank prints the server's answer and exits 0 either way.
   assert.match(again.stdout + again.stderr, /has already been yanked/);
+  const repush = await push(client, pushed, 'internal');
+  assert.match(repush.stdout + repush.stderr, /Repushing of gem versions is not allowed/, 'a yanked version cannot be pushed again');
   const user = new RubyClient({ label: 'ruby-yank-install' });
   const i = await user.gem(['install', '--no-document', '--clear-sources', '--source', host('internal') + '/', 'corp_tool']);
   assert.notEqual(i.code, 0, describe(i));
