@@ -93,6 +93,22 @@ test('gem push, then install from the downstream repository', { skip }, async ()
   assert.match(spec, /arca test gem corp_tool/);
 });
 
+test('a platform gem next to the ruby one: gem install picks the one for this machine', { skip }, async () => {
+  const src = makeTempDir('ruby-platform-src');
+  const client = new RubyClient({ label: 'ruby-platform' });
+  for (const platform of [undefined, 'x86_64-linux']) {
+    const file = await buildGem(src, { name: 'native_gem', version: '2.0.0', platform });
+    const r = await push(client, file, 'internal');
+    assert.equal(r.code, 0, describe(r));
+  }
+  const info = (await request(arca.url('/local/ruby/main/info/native_gem'))).body.toString();
+  assert.match(info, /^---\n2\.0\.0 \|checksum:[0-9a-f]{64}\n2\.0\.0-x86_64-linux \|checksum:[0-9a-f]{64}\n$/);
+  const r = await client.gem(['install', '--no-document', '--clear-sources', '--source', host('main') + '/',
+    'native_gem', '--platform', 'x86_64-linux']);
+  assert.equal(r.code, 0, describe(r));
+  assert.deepEqual(client.installed(), ['native_gem-2.0.0-x86_64-linux']);
+});
+
 test('a repush and a version the upstream has are refused', { skip }, async () => {
   const client = new RubyClient({ label: 'ruby-repush' });
   const again = await push(client, pushed, 'internal');
@@ -130,7 +146,11 @@ test('list-package-versions shows pushed and retained versions with their origin
   assert.deepEqual(deps.dependencies.map((d) => [d.package, d.dependencyType, d.versionRequirement]).sort(),
     [['base_gem', 'runtime', '~> 1.0'], ['rake', 'development', '>= 10']]);
   const pkgs = await aws.ok(['list-packages', '--domain', 'local', '--repository', 'main', '--format', 'ruby']);
-  assert.deepEqual(pkgs.packages.map((p) => p.package).sort(), ['base_gem', 'corp_tool']);
+  assert.deepEqual(pkgs.packages.map((p) => p.package).sort(), ['base_gem', 'corp_tool', 'native_gem']);
+  // One version, one asset per platform.
+  const assets = await aws.ok(['list-package-version-assets', '--domain', 'local', '--repository', 'internal',
+    '--format', 'ruby', '--package', 'native_gem', '--package-version', '2.0.0']);
+  assert.deepEqual(assets.assets.map((a) => a.name).sort(), ['native_gem-2.0.0-x86_64-linux.gem', 'native_gem-2.0.0.gem']);
 });
 
 test('an archived version leaves the index even though the upstream lists it', { skip }, async () => {

@@ -18,7 +18,7 @@ export function rubyAvailable() {
 }
 
 // Builds <name>-<version>.gem with `gem build`; deps: [[name, requirement...]]. Returns its path.
-export async function buildGem(workDir, { name, version, deps = [], devDeps = [], requiredRuby }) {
+export async function buildGem(workDir, { name, version, deps = [], devDeps = [], requiredRuby, platform }) {
   const dir = path.join(workDir, `${name}-${version}-src`);
   fs.mkdirSync(path.join(dir, 'lib'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'lib', `${name}.rb`),
@@ -32,6 +32,7 @@ export async function buildGem(workDir, { name, version, deps = [], devDeps = []
     '  s.license = "MIT"',
     `  s.files = ["lib/${name}.rb"]`,
   ];
+  if (platform) lines.push(`  s.platform = ${JSON.stringify(platform)}`);
   if (requiredRuby) lines.push(`  s.required_ruby_version = ${JSON.stringify(requiredRuby)}`);
   for (const [d, ...r] of deps) lines.push(`  s.add_dependency ${[d, ...r].map((x) => JSON.stringify(x)).join(', ')}`);
   for (const [d, r] of devDeps) lines.push(`  s.add_development_dependency ${JSON.stringify(d)}, ${JSON.stringify(r)}`);
@@ -39,7 +40,7 @@ export async function buildGem(workDir, { name, version, deps = [], devDeps = []
   fs.writeFileSync(path.join(dir, `${name}.gemspec`), lines.join('\n') + '\n');
   const r = await run('gem', ['build', `${name}.gemspec`], { cwd: dir, env: cleanEnv({ HOME: dir }) });
   if (r.code !== 0) throw new Error(`gem build ${name} failed:\n${r.stdout}\n${r.stderr}`);
-  return path.join(dir, `${name}-${version}.gem`);
+  return path.join(dir, `${name}-${version}${platform ? `-${platform}` : ''}.gem`);
 }
 
 // The compact index lines of .gem files, as rubygems.org writes them: {name: [line, ...]}.
