@@ -4,7 +4,8 @@
 // ruby-store); a repush of the same version and a push of a version the upstream already has are
 // refused as rubygems.org refuses them; `aws codeartifact list-package-versions --format ruby`
 // shows pushed and retained versions with their origin; gem yank makes the version Unlisted and
-// takes it out of the repository's index (main keeps the copy it retained, as CodeArtifact does).
+// takes it out of the repository's index (main keeps the copy it retained, as CodeArtifact does);
+// get-repository-endpoint, copy-package-versions (platform gems too) and Archived work for ruby.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -151,6 +152,18 @@ test('list-package-versions shows pushed and retained versions with their origin
   const assets = await aws.ok(['list-package-version-assets', '--domain', 'local', '--repository', 'internal',
     '--format', 'ruby', '--package', 'native_gem', '--package-version', '2.0.0']);
   assert.deepEqual(assets.assets.map((a) => a.name).sort(), ['native_gem-2.0.0-x86_64-linux.gem', 'native_gem-2.0.0.gem']);
+});
+
+test('get-repository-endpoint and copy-package-versions work for ruby', { skip }, async () => {
+  const ep = await aws.ok(['get-repository-endpoint', '--domain', 'local', '--repository', 'team', '--format', 'ruby']);
+  assert.equal(ep.repositoryEndpoint, arca.url('/local/ruby/team/'));
+  const copied = await aws.ok(['copy-package-versions', '--domain', 'local', '--source-repository', 'internal',
+    '--destination-repository', 'team', '--format', 'ruby', '--package', 'native_gem', '--versions', '2.0.0']);
+  assert.deepEqual(Object.keys(copied.successfulVersions), ['2.0.0']);
+  const info = (await request(arca.url('/local/ruby/team/info/native_gem'))).body.toString();
+  assert.match(info, /^2\.0\.0-x86_64-linux \|/m);
+  const gem = await request(arca.url('/local/ruby/team/gems/native_gem-2.0.0.gem'));
+  assert.equal(gem.status, 200);
 });
 
 test('an archived version leaves the index even though the upstream lists it', { skip }, async () => {
