@@ -260,7 +260,7 @@ Result<std::vector<std::string>> yaml_requirement(const YAML::Node& n, std::stri
   std::vector<std::string> out;
   if (!n || n.IsNull()) return out;
   YAML::Node reqs = n.IsMap() ? n["requirements"] : n;
-  if (!reqs || !reqs.IsSequence())
+  if (!reqs || !reqs.IsSequence() || reqs.size() > 100)
     return make_error(Errc::invalid_argument, "the gemspec's " + std::string(what) + " is not a requirement");
   for (const auto& r : reqs) {
     if (!r.IsSequence() || r.size() != 2)
@@ -275,6 +275,37 @@ Result<std::vector<std::string>> yaml_requirement(const YAML::Node& n, std::stri
   }
   if (out.size() == 1 && out[0] == ">= 0") out.clear();
   return out;
+}
+
+// yaml-cpp parses nesting recursively: a document nested deeper than any gemspec (flow
+// brackets, or "- - - ..." and indentation in block style) is refused before it is parsed, so
+// that a crafted metadata.gz cannot exhaust the stack.
+bool nesting_too_deep(std::string_view yaml) {
+  constexpr int k_max_flow = 64;
+  constexpr size_t k_max_block_prefix = 256;
+  int flow = 0;
+  bool line_start = true;
+  size_t prefix = 0;
+  for (char c : yaml) {
+    if (c == '\n') {
+      line_start = true;
+      prefix = 0;
+      continue;
+    }
+    if (line_start) {
+      if (c == ' ' || c == '-' || c == '\t' || c == '?' || c == ':') {
+        if (++prefix > k_max_block_prefix) return true;
+      } else {
+        line_start = false;
+      }
+    }
+    if (c == '[' || c == '{') {
+      if (++flow > k_max_flow) return true;
+    } else if ((c == ']' || c == '}') && flow > 0) {
+      --flow;
+    }
+  }
+  return false;
 }
 
 }  // namespace
@@ -519,6 +550,8 @@ std::string render_names(const std::vector<std::string>& names) {
 
 Result<GemSpec> parse_spec_yaml(std::string_view yaml) {
   GemSpec spec;
+  if (nesting_too_deep(yaml))
+    return make_error(Errc::invalid_argument, "the gem's metadata is nested deeper than a Gem::Specification");
   try {
     YAML::Node root = YAML::Load(std::string(yaml));
     if (!root.IsMap()) return make_error(Errc::invalid_argument, "the gem's metadata is not a Gem::Specification");
@@ -544,6 +577,8 @@ Result<GemSpec> parse_spec_yaml(std::string_view yaml) {
     ARCA_TRY(auto gems_req, yaml_requirement(root["required_rubygems_version"], "required_rubygems_version"));
     spec.required_rubygems = std::move(gems_req);
     if (YAML::Node deps = root["dependencies"]; deps && deps.IsSequence()) {
+      if (deps.size() > 1000)
+        return make_error(Errc::invalid_argument, "the gemspec has more than 1000 dependencies");
       for (const auto& d : deps) {
         if (!d.IsMap()) return make_error(Errc::invalid_argument, "the gemspec has a dependency that is not a Gem::Dependency");
         Dependency dep;

@@ -228,6 +228,14 @@ TEST_CASE("the Gem::Specification of a .gem") {
   CHECK_FALSE(ruby::read_gem(arca::test::make_tar({{"data.tar.gz", "x"}})));
   CHECK_FALSE(ruby::read_gem(arca::test::make_tar({{"metadata.gz", "not gzip"}})));
   CHECK_FALSE(ruby::parse_spec_yaml("name: [unclosed"));
+  // Nesting no gemspec has is refused before yaml-cpp recurses into it.
+  auto deep = ruby::parse_spec_yaml("name: " + std::string(100000, '[') + std::string(100000, ']') + "\n");
+  REQUIRE_FALSE(deep);
+  CHECK(deep.error().message.find("nested deeper") != std::string::npos);
+  std::string block = "name: x\nversion: 1.0\nauthors:\n";
+  for (int i = 0; i < 5000; ++i) block += "- ";
+  block += "a\n";
+  CHECK_FALSE(ruby::parse_spec_yaml(block));
   CHECK_FALSE(ruby::parse_spec_yaml("name: ../x\nversion: 1.0\n"));
   CHECK_FALSE(ruby::parse_spec_yaml("name: x\nversion: one\n"));
 }
