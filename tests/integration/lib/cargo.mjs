@@ -60,7 +60,8 @@ export class Cargo {
   }
 
   writeConfig() {
-    let text = '[net]\nretry = 0\n\n[registries]\n';
+    // cargo:token reads credentials.toml (registries that require auth need a provider).
+    let text = '[net]\nretry = 0\n\n[registry]\nglobal-credential-providers = ["cargo:token"]\n\n[registries]\n';
     for (const [name, url] of Object.entries(this.registries)) {
       text += `${name} = { index = "sparse+${url}" }\n`;
     }
