@@ -189,6 +189,8 @@ test('bad input: wrong upstream checksum, malformed publish bodies, bad names, t
   assert.ok(bad.status === 502 || !bad.complete, `a wrong checksum is not served: ${bad.status} complete=${bad.complete}`);
   const again = await request(base + 'api/v1/crates/badsum/1.0.0/download');
   assert.ok(again.status === 502 || !again.complete, 'nothing was stored');
+  const metrics = (await request(arca.url('/metrics'))).body.toString();
+  assert.match(metrics, /arca_digest_mismatches_total [2-9]/);
 
   const detail = async (r) => JSON.parse(r.body.toString()).errors[0].detail;
   const put = (body) => request(base + 'api/v1/crates/new', { method: 'PUT', body, headers: { authorization: 'x' } });
