@@ -255,3 +255,45 @@ test('the upstream stopped: builds from what was retained; list-package-versions
     '--format', 'cargo', '--package', 'badsum']).catch(() => ({ versions: [] }));
   assert.deepEqual(none.versions ?? [], []);
 });
+
+test('the CodeArtifact API over cargo packages: status, copy, dispose, delete', { skip: skip || (!awsBin() && 'no aws CLI'), timeout: 60_000 }, async () => {
+  const aws = new Aws(arca, { label: 'cargo-aws-ops' });
+  const common = ['--domain', domain, '--format', 'cargo'];
+  const listed = await aws.ok(['list-packages', ...common, '--repository', 'internal']);
+  assert.ok(listed.packages.some((p) => p.package === 'arca-own'), JSON.stringify(listed));
+  // Any spelling names the same package.
+  const described = await aws.ok(['describe-package-version', ...common, '--repository', 'internal',
+    '--package', 'ARCA_own', '--package-version', '0.1.0']);
+  assert.equal(described.packageVersion.displayName, 'arca-own');
+  assert.equal(described.packageVersion.status, 'Published');
+
+  const lines = async (repo) => {
+    const r = await request(registryUrl(repo) + indexPath('arca-own'));
+    if (r.status !== 200) return r.status;
+    return r.body.toString().trim().split('\n').map((l) => JSON.parse(l)).map((l) => [l.vers, l.yanked]);
+  };
+  await aws.ok(['update-package-versions-status', ...common, '--repository', 'internal', '--package', 'arca-own',
+    '--versions', '0.1.0', '--target-status', 'Unlisted']);
+  assert.deepEqual(await lines('internal'), [['0.1.0', true], ['0.2.0', false]]);
+  await aws.ok(['update-package-versions-status', ...common, '--repository', 'internal', '--package', 'arca-own',
+    '--versions', '0.1.0', '--target-status', 'Published']);
+  assert.deepEqual(await lines('internal'), [['0.1.0', false], ['0.2.0', false]]);
+
+  await aws.ok(['create-repository', '--domain', domain, '--repository', 'copied']);
+  const copied = await aws.ok(['copy-package-versions', ...common, '--source-repository', 'internal',
+    '--destination-repository', 'copied', '--package', 'arca-own', '--versions', '0.1.0']);
+  assert.deepEqual(Object.keys(copied.successfulVersions), ['0.1.0']);
+  assert.deepEqual(await lines('copied'), [['0.1.0', false]]);
+  const dl = await request(registryUrl('copied') + 'api/v1/crates/arca-own/0.1.0/download');
+  assert.equal(dl.status, 200);
+
+  await aws.ok(['dispose-package-versions', ...common, '--repository', 'copied', '--package', 'arca-own',
+    '--versions', '0.1.0']);
+  assert.equal(await lines('copied'), 404);
+  assert.equal((await request(registryUrl('copied') + 'api/v1/crates/arca-own/0.1.0/download')).status, 404);
+  await aws.ok(['delete-package-versions', ...common, '--repository', 'copied', '--package', 'arca-own',
+    '--versions', '0.1.0']);
+  assert.equal(await lines('copied'), 404);
+  const endpoint = await aws.ok(['get-repository-endpoint', '--domain', domain, '--repository', 'main', '--format', 'cargo']);
+  assert.equal(endpoint.repositoryEndpoint, registryUrl('main'));
+});
