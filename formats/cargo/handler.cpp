@@ -69,6 +69,7 @@ struct Entry {
   json entry;            // the index line
   repo::Source origin;   // where it comes from
   std::string url;       // the upstream download URL (versions of an external connection)
+  bool ingested = false;  // a stored version that came from an external connection
 };
 
 struct View {
@@ -229,16 +230,15 @@ struct CargoHandler final : Format {
     co_return co_await load_policy(ctx, domain, repo, std::string(k_format), "", stored);
   }
 
-  // The index entries of `repo`'s own versions of the crate spelled `spelling` (lower case);
-  // with `ingested` also the versions ingested from its external connection.
+  // The index entries of the versions `repo` holds of the crate spelled `spelling` (lower
+  // case): published there, retained, or ingested from its external connection.
   Result<std::vector<Entry>> own_entries(const config::DomainConfig& domain,
                                          const config::RepositoryConfig& repo,
-                                         const std::string& spelling, bool ingested) {
+                                         const std::string& spelling) {
     PackageKey k{domain.name, repo.name, std::string(k_format), "", cargo::stored_name(spelling)};
     ARCA_TRY(auto versions, list_versions(ctx.store, k));
     std::vector<Entry> out;
     for (auto& v : versions) {
-      if (v.origin != "INTERNAL" && !ingested) continue;
       if (v.status != "Published" && v.status != "Unlisted") continue;
       json manifest = parse_object(v.manifest);
       auto it = manifest.find("index");
@@ -249,6 +249,7 @@ struct CargoHandler final : Format {
       e.entry = *it;
       e.entry["yanked"] = v.status == "Unlisted";
       e.origin = repo::Source{&repo, nullptr};
+      e.ingested = v.origin != "INTERNAL";
       out.push_back(std::move(e));
     }
     return out;
@@ -302,11 +303,8 @@ struct CargoHandler final : Format {
       std::vector<Entry> all;
       for (size_t i = 0; i < order.size(); ++i) {
         if (!reachable[i]) continue;
-        // Ingested versions come from the store unless the repository's own open connection
-        // lists them (then its index does, with fresh yanked flags).
-        auto* ec = ctx.topology.external_connection(*order[i]);
-        const bool index_lists = ec && ec->serves(k_format) && connection_open[i];
-        ARCA_TRY(auto entries, own_entries(domain, *order[i], spelling, !index_lists));
+        // Stored versions stay listed when the upstream no longer lists them (retention).
+        ARCA_TRY(auto entries, own_entries(domain, *order[i], spelling));
         for (auto& e : entries) all.push_back(std::move(e));
       }
       return all;
@@ -314,7 +312,19 @@ struct CargoHandler final : Format {
     if (!own) co_return own.error();
     auto add = [&](Entry&& e) {
       const std::string version = str_field(e.entry, "vers");
-      if (version.empty() || view->by_version.count(version)) return;
+      if (version.empty()) return;
+      if (auto it = view->by_version.find(version); it != view->by_version.end()) {
+        // A version the connection's owner ingested: the upstream's entry is fresher (its
+        // yanked flag); the stored bytes are still what a download serves.
+        Entry& held = view->entries[it->second];
+        if (held.ingested && e.origin.connection && held.origin.repo == e.origin.repo) {
+          const bool unlisted = held.entry.value("yanked", false);
+          held.entry = std::move(e.entry);
+          if (unlisted) held.entry["yanked"] = true;
+          held.url = std::move(e.url);
+        }
+        return;
+      }
       view->by_version[version] = view->entries.size();
       view->entries.push_back(std::move(e));
     };

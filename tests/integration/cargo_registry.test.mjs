@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeTempDir } from './lib/harness.mjs';
-import { startArca } from './lib/arca.mjs';
+import { startArca, sleep } from './lib/arca.mjs';
 import { Aws, awsBin } from './lib/aws.mjs';
 import { request, getJson } from './lib/http.mjs';
 import { Cargo, StandinCargoRegistry, cargoAvailable, writeCrate, writeApp, lockedVersions, packageCrate, indexPath, sha256Hex }
@@ -76,7 +76,7 @@ before(async () => {
   arca = await startArca({
     label: 'cargo',
     config: {
-      external_connections: { 'public:crates-io': { url: standin.url } },
+      external_connections: { 'public:crates-io': { url: standin.url, metadata_ttl_seconds: 1 } },
       domains: [{
         name: domain,
         repositories: [
@@ -225,6 +225,15 @@ test('bad input: wrong upstream checksum, malformed publish bodies, bad names, t
 });
 
 test('the upstream stopped: builds from what was retained; list-package-versions shows origins', { skip, timeout: 120_000 }, async () => {
+  // The upstream drops a crate it served: the repository owning the connection still lists
+  // the version it ingested.
+  standin.crates.delete('ab');
+  await sleep(1200); // past the connection's metadata_ttl_seconds
+  const gone = await request(`${standin.url}${indexPath('ab')}`);
+  assert.equal(gone.status, 404);
+  const kept = await request(registryUrl('cargo-store') + indexPath('ab'));
+  assert.equal(kept.status, 200, kept.body.toString());
+  assert.match(kept.body.toString(), /"vers":"0\.3\.0"/);
   await standin.stop();
   useRepo('main'); // a fresh CARGO_HOME: nothing cached by cargo
   const app = writeApp(path.join(work, 'app4'), { arca_mid: '1', 'arca-own': '0' });
