@@ -25,6 +25,7 @@ let work;
 let standin;
 let arca;
 let cargo;
+let elsewhere; // a second index whose dl names another host
 
 function registryUrl(repo) {
   return `${arca.baseUrl}/${domain}/cargo/${repo}/`;
@@ -73,16 +74,24 @@ before(async () => {
   const bytes = await packageCrate(cargo, dir, { name: 'badsum', version: '1.0.0' });
   standin.add({ name: 'badsum', version: '1.0.0', crate: bytes, cksum: sha256Hex(Buffer.from('other')) });
 
+  elsewhere = new StandinCargoRegistry({ label: 'index with a foreign dl', dlHost: '127.0.0.2' });
+  standin.crates.get('ab').forEach((e) => elsewhere.crates.set('ab', [e]));
+  await elsewhere.start();
+
   arca = await startArca({
     label: 'cargo',
     config: {
-      external_connections: { 'public:crates-io': { url: standin.url, metadata_ttl_seconds: 1 } },
+      external_connections: {
+        'public:crates-io': { url: standin.url, metadata_ttl_seconds: 1 },
+        'foreign-dl': { url: elsewhere.url, format: 'cargo' },
+      },
       domains: [{
         name: domain,
         repositories: [
           { name: 'cargo-store', external_connection: 'public:crates-io' },
           { name: 'internal', upstreams: ['cargo-store'] },
           { name: 'main', upstreams: ['internal'] },
+          { name: 'foreign', external_connection: 'foreign-dl' },
         ],
       }],
     },
@@ -92,6 +101,7 @@ before(async () => {
 after(async () => {
   if (arca) await arca.stop();
   if (standin) await standin.stop();
+  if (elsewhere) await elsewhere.stop();
 });
 
 test('config.json, index files by the name-length layout, name spellings', { skip, timeout: 30_000 }, async () => {
@@ -219,6 +229,11 @@ test('bad input: wrong upstream checksum, malformed publish bodies, bad names, t
   assert.equal(r.status, 400);
   r = await request(base, { rawPath: `/${domain}/cargo/main/api/v1/crates/ab/%2E%2E%2F1.0.0/download` });
   assert.equal(r.status, 400);
+  // An index whose dl names a host the connection may not send arca to.
+  r = await request(registryUrl('foreign') + 'api/v1/crates/ab/0.3.0/download');
+  assert.equal(r.status, 502);
+  assert.match(await detail(r), /127\.0\.0\.2:\d+ .*allowed_hosts/);
+  assert.ok(!elsewhere.requests.some((p) => p.startsWith('/files/')));
   r = await request(base + 'api/v1/crates/nosuchcrate/1.0.0/download');
   assert.equal(r.status, 404);
   assert.match(await detail(r), /Not Found/);

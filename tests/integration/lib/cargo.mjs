@@ -147,8 +147,10 @@ export function lockedVersions(dir) {
 // A stand-in sparse registry on loopback. Crates are added with their .crate bytes and index
 // deps; `dl` is templated ({lowerprefix}, {crate}, {version}) to check arca honours it.
 export class StandinCargoRegistry {
-  constructor({ label = 'cargo stand-in' } = {}) {
+  // dlHost: the host its config.json's dl names (default: its own, 127.0.0.1).
+  constructor({ label = 'cargo stand-in', dlHost = '127.0.0.1' } = {}) {
     this.label = label;
+    this.dlHost = dlHost;
     this.crates = new Map(); // lower name -> [entry]
     this.files = new Map(); // path -> bytes
     this.requests = [];
@@ -179,7 +181,7 @@ export class StandinCargoRegistry {
       this.requests.push(url.pathname);
       if (url.pathname === '/index/config.json') {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ dl: `http://127.0.0.1:${this.port}/files/{lowerprefix}/{crate}-{version}.crate`,
+        res.end(JSON.stringify({ dl: `http://${this.dlHost}:${this.port}/files/{lowerprefix}/{crate}-{version}.crate`,
           api: `http://127.0.0.1:${this.port}` }, null, 2));
         return;
       }
