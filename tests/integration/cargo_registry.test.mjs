@@ -160,6 +160,14 @@ test('cargo publish into internal, then a consumer built through main', { skip, 
   assert.equal(retained.status, 403);
 
   useRepo('main');
+  // Search and owners as cargo asks for them.
+  const found = await cargo.ok(['search', '--registry', 'arca', 'own']);
+  assert.match(found.stdout, /^arca-own = "0\.2\.0"\s+# arca test crate/m, found.stdout);
+  await cargo.ok(['owner', '--list', '--registry', 'arca', 'arca-own']);
+  const add = await cargo.run(['owner', '--add', 'someone', '--registry', 'arca', 'arca-own']);
+  assert.notEqual(add.code, 0);
+  assert.match(add.stderr, /does not keep crate owners/, add.stderr);
+
   const app = writeApp(path.join(work, 'app2'), { 'arca-own': '0', arca_mid: '1' });
   const r = await cargo.ok(['run', '--quiet'], { cwd: app });
   assert.match(r.stdout, /arca-own 0\.2\.0/);
