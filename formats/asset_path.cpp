@@ -84,8 +84,8 @@ namespace {
 // Whether an asset URL named by a connection's document may be fetched: the connection's own
 // host and port, its allowed_hosts ("host" any port, "host:port"), and for the public
 // registries that serve files from another host that host (pypi.org: files.pythonhosted.org;
-// index.crates.io: static.crates.io). Upstream documents are not trusted to send arca anywhere else (an
-// internal address, a port scan).
+// index.crates.io: static.crates.io). Upstream documents are not trusted to send arca anywhere
+// else (an internal address, a port scan).
 bool allowed_asset_host(const config::ExternalConnectionConfig& ec, const Authority& base,
                         const Authority& target) {
   if (target == base) return true;

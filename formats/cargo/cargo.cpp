@@ -106,16 +106,16 @@ void replace_all(std::string& s, std::string_view from, std::string_view to) {
 Result<void> check_name(std::string_view name) {
   if (name.empty()) return make_error(Errc::invalid_argument, "the crate name is empty");
   if (name.size() > 64)
-    return make_error(Errc::invalid_argument,
-                      "the crate name is longer than 64 characters");
+    return make_error(Errc::invalid_argument, "the crate name is longer than 64 characters");
   if (!is_alpha(name[0]))
     return make_error(Errc::invalid_argument, "invalid crate name '" + std::string(name) +
                                                   "': the first character must be an ASCII letter");
   for (char c : name) {
     if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '_') {
-      std::string shown = (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f)
-                              ? "a non-printable or non-ASCII character"
-                              : std::string("'") + c + "'";
+      std::string shown =
+          (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f)
+              ? "a non-printable or non-ASCII character"
+              : std::string("'") + c + "'";
       return make_error(Errc::invalid_argument,
                         "invalid crate name: " + shown +
                             " is not allowed (only ASCII letters, digits, '-' and '_')");
@@ -138,11 +138,16 @@ std::string stored_name(std::string_view name) {
 
 std::string index_prefix(std::string_view name) {
   switch (name.size()) {
-    case 0: return "";
-    case 1: return "1";
-    case 2: return "2";
-    case 3: return "3/" + std::string(name.substr(0, 1));
-    default: return std::string(name.substr(0, 2)) + "/" + std::string(name.substr(2, 2));
+    case 0:
+      return "";
+    case 1:
+      return "1";
+    case 2:
+      return "2";
+    case 3:
+      return "3/" + std::string(name.substr(0, 1));
+    default:
+      return std::string(name.substr(0, 2)) + "/" + std::string(name.substr(2, 2));
   }
 }
 
@@ -158,9 +163,9 @@ Result<std::string> parse_index_path(std::string_view path) {
   std::string name(path.substr(slash + 1));
   ARCA_TRY_VOID(check_name(name));
   if (index_prefix(lower(name)) != path.substr(0, slash))
-    return make_error(Errc::invalid_argument,
-                      "not an index path: " + std::string(path) + " (the index file of " + name +
-                          " is " + index_path(name) + ")");
+    return make_error(Errc::invalid_argument, "not an index path: " + std::string(path) +
+                                                  " (the index file of " + name + " is " +
+                                                  index_path(name) + ")");
   return name;
 }
 
@@ -248,8 +253,9 @@ std::string download_url(std::string_view dl, std::string_view name, std::string
   std::string url(dl);
   static constexpr std::string_view k_markers[] = {"{crate}", "{version}", "{prefix}",
                                                    "{lowerprefix}", "{sha256-checksum}"};
-  const bool templated = std::any_of(std::begin(k_markers), std::end(k_markers),
-                                     [&](std::string_view m) { return url.find(m) != std::string::npos; });
+  const bool templated =
+      std::any_of(std::begin(k_markers), std::end(k_markers),
+                  [&](std::string_view m) { return url.find(m) != std::string::npos; });
   if (!templated) {
     if (!url.empty() && url.back() == '/') url.pop_back();
     return url + "/" + std::string(name) + "/" + std::string(version) + "/download";
@@ -273,8 +279,8 @@ json dependencies(const json& entry) {
     if (package.empty()) continue;
     std::string kind = str(d, "kind");
     if (kind.empty()) kind = "normal";
-    out.push_back({{"package", package}, {"dependencyType", kind},
-                   {"versionRequirement", str(d, "req")}});
+    out.push_back(
+        {{"package", package}, {"dependencyType", kind}, {"versionRequirement", str(d, "req")}});
   }
   return out;
 }
@@ -302,18 +308,18 @@ Result<Publish> parse_publish(std::string_view body) {
   p.version = str(p.metadata, "vers");
   if (auto r = check_name(p.name); !r) return r.error();
   if (!valid_version(p.version))
-    return make_error(Errc::invalid_argument,
-                      "invalid version '" + p.version + "': not a semantic version (MAJOR.MINOR.PATCH)");
+    return make_error(Errc::invalid_argument, "invalid version '" + p.version +
+                                                  "': not a semantic version (MAJOR.MINOR.PATCH)");
   if (auto deps = p.metadata.find("deps"); deps != p.metadata.end()) {
     if (!deps->is_array()) return bad("\"deps\" is not an array");
     for (auto& d : *deps) {
       if (!d.is_object() || str(d, "name").empty() || str(d, "version_req").empty())
         return bad("a dependency without \"name\" or \"version_req\"");
-      if (auto r = check_name(str(d, "name")); !r)
-        return bad("dependency: " + r.error().message);
+      if (auto r = check_name(str(d, "name")); !r) return bad("dependency: " + r.error().message);
     }
   }
-  if (auto f = p.metadata.find("features"); f != p.metadata.end() && !f->is_object() && !f->is_null())
+  if (auto f = p.metadata.find("features");
+      f != p.metadata.end() && !f->is_object() && !f->is_null())
     return bad("\"features\" is not an object");
   p.crate = body.substr(crate_at + 4);
   return p;
@@ -328,8 +334,8 @@ json index_entry(const Publish& publish, std::string_view cksum) {
       const std::string explicit_name = str(dep, "explicit_name_in_toml");
       out["name"] = explicit_name.empty() ? str(dep, "name") : explicit_name;
       out["req"] = str(dep, "version_req");
-      out["features"] = dep.contains("features") && dep["features"].is_array() ? dep["features"]
-                                                                              : json::array();
+      out["features"] =
+          dep.contains("features") && dep["features"].is_array() ? dep["features"] : json::array();
       out["optional"] = dep.value("optional", false);
       out["default_features"] = dep.value("default_features", true);
       out["target"] = dep.contains("target") ? dep["target"] : json(nullptr);
@@ -354,14 +360,15 @@ json index_entry(const Publish& publish, std::string_view cksum) {
       (new_syntax ? features2 : features)[name] = values;
     }
   }
-  json entry = {{"name", publish.name},     {"vers", publish.version}, {"deps", deps},
-                {"cksum", std::string(cksum)}, {"features", features},  {"yanked", false}};
+  json entry = {{"name", publish.name},        {"vers", publish.version}, {"deps", deps},
+                {"cksum", std::string(cksum)}, {"features", features},    {"yanked", false}};
   entry["links"] = m.contains("links") ? m["links"] : json(nullptr);
   if (!features2.empty()) {
     entry["features2"] = features2;
     entry["v"] = 2;
   }
-  if (auto rv = m.find("rust_version"); rv != m.end() && rv->is_string()) entry["rust_version"] = *rv;
+  if (auto rv = m.find("rust_version"); rv != m.end() && rv->is_string())
+    entry["rust_version"] = *rv;
   return entry;
 }
 

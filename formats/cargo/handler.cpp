@@ -66,9 +66,9 @@ bool is_loopback_host(std::string_view host) {
 
 // One version in a merged index file.
 struct Entry {
-  json entry;            // the index line
-  repo::Source origin;   // where it comes from
-  std::string url;       // the upstream download URL (versions of an external connection)
+  json entry;             // the index line
+  repo::Source origin;    // where it comes from
+  std::string url;        // the upstream download URL (versions of an external connection)
   bool ingested = false;  // a stored version that came from an external connection
 };
 
@@ -103,9 +103,7 @@ struct CargoHandler final : Format {
 
   // --- What the control plane asks ---
 
-  std::string stored_name(std::string_view name) const override {
-    return cargo::stored_name(name);
-  }
+  std::string stored_name(std::string_view name) const override { return cargo::stored_name(name); }
   std::string display_name(const repo::PackageKey& key,
                            const repo::VersionRecord* version) const override {
     if (version) {
@@ -146,7 +144,8 @@ struct CargoHandler final : Format {
 
   std::string base_url(const Exchange& ex, const config::DomainConfig& domain,
                        const config::RepositoryConfig& repo) const {
-    return public_origin(ctx.config, ex.request()) + "/" + domain.name + "/cargo/" + repo.name + "/";
+    return public_origin(ctx.config, ex.request()) + "/" + domain.name + "/cargo/" + repo.name +
+           "/";
   }
 
   // --- Upstream index files and config.json (formats/upstream_documents.hpp) ---
@@ -256,7 +255,8 @@ struct CargoHandler final : Format {
   }
 
   asio::awaitable<Result<ViewPtr>> view(const config::DomainConfig& domain,
-                                        const config::RepositoryConfig& repo, std::string spelling) {
+                                        const config::RepositoryConfig& repo,
+                                        std::string spelling) {
     const std::string key = domain.name + '\x1f' + repo.name + '\x1f' + spelling;
     const uint64_t generation =
         ctx.generations.package(domain.name, k_format, "", cargo::stored_name(spelling));
@@ -375,7 +375,8 @@ struct CargoHandler final : Format {
   asio::awaitable<void> config_json(Exchange& ex, const config::DomainConfig& domain,
                                     const config::RepositoryConfig& repo) {
     const auto& auth = ctx.config.auth;
-    const bool anonymous_read = auth.anonymous_read.value_or(is_loopback_host(ctx.config.listen.host));
+    const bool anonymous_read =
+        auth.anonymous_read.value_or(is_loopback_host(ctx.config.listen.host));
     std::string base = base_url(ex, domain, repo);
     json body = {{"dl", base + "api/v1/crates"},
                  {"api", base.substr(0, base.size() - 1)},
@@ -402,9 +403,9 @@ struct CargoHandler final : Format {
       // Nothing stored and no upstream could say: 502 with the reason (cargo prints it),
       // rather than a 404 that cargo would take for "no such crate".
       if (!(*v)->missing_reason.empty()) {
-        co_await error(ex, 502,
-                       "Bad Gateway: the upstream index failed for " + spelling + ": " +
-                           (*v)->missing_reason);
+        co_await error(
+            ex, 502,
+            "Bad Gateway: the upstream index failed for " + spelling + ": " + (*v)->missing_reason);
         co_return;
       }
       std::string message = "Not Found: no crate named " + spelling;
@@ -474,8 +475,9 @@ struct CargoHandler final : Format {
     FillSpec spec;
     spec.sha256 = from_hex<32>(str_field(entry.entry, "cksum"));
     if (!spec.sha256) {
-      co_await error(ex, 502, "Bad Gateway: the upstream index has no valid cksum for " + name +
-                                  " " + version);
+      co_await error(
+          ex, 502,
+          "Bad Gateway: the upstream index has no valid cksum for " + name + " " + version);
       co_return;
     }
     spec.request.url = entry.url;
@@ -526,8 +528,8 @@ struct CargoHandler final : Format {
       const std::string wanted = cargo::without_build(up.version);
       for (auto& e : (*v)->entries) {
         if (cargo::without_build(str_field(e.entry, "vers")) != wanted) continue;
-        if (auto conflict = repo::publish_conflict(e.origin, repo.name,
-                                                   up.name + " " + up.version, "published")) {
+        if (auto conflict = repo::publish_conflict(e.origin, repo.name, up.name + " " + up.version,
+                                                   "published")) {
           co_await error(ex, 409, std::move(*conflict));
           co_return;
         }
@@ -547,7 +549,8 @@ struct CargoHandler final : Format {
         const std::string published_as = str_field(parse_object(v.manifest), "name");
         if (!published_as.empty() && published_as != up.name)
           return make_error(Errc::conflict, "crate `" + up.name + "` is already published as `" +
-                                                published_as + "` (names differing only in case "
+                                                published_as +
+                                                "` (names differing only in case "
                                                 "or '-'/'_' are the same crate)");
         if (cargo::without_build(v.version) == cargo::without_build(up.version))
           return make_error(Errc::conflict,
@@ -608,19 +611,20 @@ struct CargoHandler final : Format {
     PackageKey k{domain.name, repo.name, std::string(k_format), "", cargo::stored_name(name)};
     const std::string from = yanked ? "Published" : "Unlisted";
     const std::string to = yanked ? "Unlisted" : "Published";
-    auto result = co_await offload(ctx.pool, [this, &k, &name, &version, &from, &to]() -> Result<void> {
-      std::lock_guard lock(publish_mutex);
-      ARCA_TRY(auto existing, find_version(ctx.store, k, version));
-      if (!existing)
-        return make_error(Errc::not_found,
-                          "crate `" + name + "` has no version " + version + " in this repository");
-      if (existing->status == to) return {};
-      if (existing->status != from)
-        return make_error(Errc::conflict,
-                          "crate `" + name + "` version " + version + " is " + existing->status);
-      existing->status = to;
-      return ctx.store.put(cache::Space::index, version_key(k, version), encode(*existing));
-    });
+    auto result =
+        co_await offload(ctx.pool, [this, &k, &name, &version, &from, &to]() -> Result<void> {
+          std::lock_guard lock(publish_mutex);
+          ARCA_TRY(auto existing, find_version(ctx.store, k, version));
+          if (!existing)
+            return make_error(Errc::not_found, "crate `" + name + "` has no version " + version +
+                                                   " in this repository");
+          if (existing->status == to) return {};
+          if (existing->status != from)
+            return make_error(Errc::conflict, "crate `" + name + "` version " + version + " is " +
+                                                  existing->status);
+          existing->status = to;
+          return ctx.store.put(cache::Space::index, version_key(k, version), encode(*existing));
+        });
     if (!result) {
       const Error e = result.error();
       co_await error(ex, status_for(e), e.message);
@@ -684,8 +688,8 @@ struct CargoHandler final : Format {
               if (!max.empty() && cargo::compare_versions(v.version, max) <= 0) continue;
               json manifest = parse_object(v.manifest);
               max = v.version;
-              crate = {{"name", str_field(manifest, "name").empty() ? stored
-                                                                    : str_field(manifest, "name")},
+              crate = {{"name",
+                        str_field(manifest, "name").empty() ? stored : str_field(manifest, "name")},
                        {"max_version", v.version},
                        {"description", str_field(manifest, "description")}};
             }

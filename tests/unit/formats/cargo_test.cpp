@@ -4,8 +4,8 @@
 // 409 of a version an upstream serves, config.json's auth-required, and bad input in cargo's
 // error form.
 
-#include "common/digest.hpp"
 #include "formats/cargo/cargo.hpp"
+#include "common/digest.hpp"
 #include "repo/records.hpp"
 #include "tests/unit/data_plane_env.hpp"
 
@@ -95,9 +95,10 @@ TEST_CASE("versions: SemVer 2.0.0 syntax and precedence") {
 
 TEST_CASE("index files and dl templates") {
   const std::string ck(64, 'a');
-  const std::string body = "{\"name\":\"x\",\"vers\":\"1.0.0\",\"cksum\":\"" + ck +
-                           "\",\"deps\":[]}\n\nnot json\n{\"name\":\"x\",\"vers\":\"bad\",\"cksum\":\"" +
-                           ck + "\"}\n{\"name\":\"x\",\"vers\":\"1.1.0\",\"cksum\":\"short\"}\n";
+  const std::string body =
+      "{\"name\":\"x\",\"vers\":\"1.0.0\",\"cksum\":\"" + ck +
+      "\",\"deps\":[]}\n\nnot json\n{\"name\":\"x\",\"vers\":\"bad\",\"cksum\":\"" + ck +
+      "\"}\n{\"name\":\"x\",\"vers\":\"1.1.0\",\"cksum\":\"short\"}\n";
   auto entries = cargo::parse_index_file(body);
   REQUIRE(ok(entries));
   REQUIRE(entries->size() == 1);
@@ -108,15 +109,18 @@ TEST_CASE("index files and dl templates") {
   CHECK(cargo::download_url("https://static.crates.io/crates", "serde", "1.0.0", ck) ==
         "https://static.crates.io/crates/serde/1.0.0/download");
   CHECK(cargo::download_url("https://h/f/{lowerprefix}/{crate}-{version}.crate?c={sha256-checksum}",
-                            "Serde", "1.0.0", "ab") ==
-        "https://h/f/se/rd/Serde-1.0.0.crate?c=ab");
-  CHECK(cargo::download_url("https://h/{prefix}/{crate}", "Abc", "1.0.0", "") == "https://h/3/A/Abc");
+                            "Serde", "1.0.0", "ab") == "https://h/f/se/rd/Serde-1.0.0.crate?c=ab");
+  CHECK(cargo::download_url("https://h/{prefix}/{crate}", "Abc", "1.0.0", "") ==
+        "https://h/3/A/Abc");
 
-  json entry = {{"deps", json::array({json{{"name", "alias"}, {"package", "real"}, {"req", "^1"}, {"kind", "dev"}},
-                                      json{{"name", "plain"}, {"req", "=2.0.0"}, {"kind", nullptr}}})}};
+  json entry = {
+      {"deps",
+       json::array({json{{"name", "alias"}, {"package", "real"}, {"req", "^1"}, {"kind", "dev"}},
+                    json{{"name", "plain"}, {"req", "=2.0.0"}, {"kind", nullptr}}})}};
   auto deps = cargo::dependencies(entry);
   REQUIRE(deps.size() == 2);
-  CHECK(deps[0] == json{{"package", "real"}, {"dependencyType", "dev"}, {"versionRequirement", "^1"}});
+  CHECK(deps[0] ==
+        json{{"package", "real"}, {"dependencyType", "dev"}, {"versionRequirement", "^1"}});
   CHECK(deps[1]["dependencyType"] == "normal");
 }
 
@@ -175,12 +179,14 @@ TEST_CASE("handler: publish, index and download through a downstream repository,
   REQUIRE(found);
   auto& cargo_format = *found;
   const std::string crate = "the bytes of my-lib 1.0.0";
-  json metadata = {{"name", "My_Lib"},
-                   {"vers", "1.0.0"},
-                   {"deps", json::array({json{{"name", "dep-a"}, {"version_req", "^2"}, {"kind", "normal"}}})},
-                   {"features", json::object()},
-                   {"description", "a library"}};
-  auto published = env.send(cargo_format, "store", "PUT", "api/v1/crates/new", publish_body(metadata, crate));
+  json metadata = {
+      {"name", "My_Lib"},
+      {"vers", "1.0.0"},
+      {"deps", json::array({json{{"name", "dep-a"}, {"version_req", "^2"}, {"kind", "normal"}}})},
+      {"features", json::object()},
+      {"description", "a library"}};
+  auto published =
+      env.send(cargo_format, "store", "PUT", "api/v1/crates/new", publish_body(metadata, crate));
   REQUIRE_MESSAGE(published->status() == 200, published->body());
   CHECK(json::parse(published->body()).contains("warnings"));
 
@@ -203,22 +209,29 @@ TEST_CASE("handler: publish, index and download through a downstream repository,
   auto got = env.send(cargo_format, "app", "GET", "api/v1/crates/My_Lib/1.0.0/download");
   REQUIRE(got->status() == 200);
   CHECK(got->body() == crate);
-  auto retained = repo::find_version(*env.store, repo::PackageKey{"local", "app", "cargo", "", "my-lib"}, "1.0.0");
+  auto retained = repo::find_version(
+      *env.store, repo::PackageKey{"local", "app", "cargo", "", "my-lib"}, "1.0.0");
   REQUIRE(retained.has_value());
   REQUIRE(retained->has_value());
   CHECK((*retained)->entry.repository == "store");
   CHECK(cargo_format.dependencies(**retained) ==
-        json::array({json{{"package", "dep-a"}, {"dependencyType", "normal"}, {"versionRequirement", "^2"}}}));
-  CHECK(cargo_format.display_name(repo::PackageKey{"local", "app", "cargo", "", "my-lib"}, &**retained) == "My_Lib");
+        json::array({json{
+            {"package", "dep-a"}, {"dependencyType", "normal"}, {"versionRequirement", "^2"}}}));
+  CHECK(cargo_format.display_name(repo::PackageKey{"local", "app", "cargo", "", "my-lib"},
+                                  &**retained) == "My_Lib");
   CHECK(cargo_format.stored_name("MY_LIB") == "my-lib");
 
   // Yank and unyank in store.
   auto yanked = env.send(cargo_format, "store", "DELETE", "api/v1/crates/my-lib/1.0.0/yank");
   REQUIRE_MESSAGE(yanked->status() == 200, yanked->body());
-  CHECK(json::parse(env.send(cargo_format, "store", "GET", "my/_l/my_lib")->body())["yanked"] == true);
-  CHECK(env.send(cargo_format, "store", "GET", "api/v1/crates/my-lib/1.0.0/download")->status() == 200);
-  CHECK(env.send(cargo_format, "store", "PUT", "api/v1/crates/my-lib/1.0.0/unyank")->status() == 200);
-  CHECK(json::parse(env.send(cargo_format, "store", "GET", "my/_l/my_lib")->body())["yanked"] == false);
+  CHECK(json::parse(env.send(cargo_format, "store", "GET", "my/_l/my_lib")->body())["yanked"] ==
+        true);
+  CHECK(env.send(cargo_format, "store", "GET", "api/v1/crates/my-lib/1.0.0/download")->status() ==
+        200);
+  CHECK(env.send(cargo_format, "store", "PUT", "api/v1/crates/my-lib/1.0.0/unyank")->status() ==
+        200);
+  CHECK(json::parse(env.send(cargo_format, "store", "GET", "my/_l/my_lib")->body())["yanked"] ==
+        false);
   auto missing = env.send(cargo_format, "store", "DELETE", "api/v1/crates/my-lib/9.0.0/yank");
   CHECK(missing->status() == 404);
   CHECK(detail(missing->body()).find("no version 9.0.0") != std::string::npos);
@@ -226,48 +239,60 @@ TEST_CASE("handler: publish, index and download through a downstream repository,
   // A second version in store, not yet fetched through app: publishing it into app is the
   // shared 409.
   metadata["vers"] = "1.1.0";
-  REQUIRE(env.send(cargo_format, "store", "PUT", "api/v1/crates/new", publish_body(metadata, "v2"))->status() == 200);
+  REQUIRE(env.send(cargo_format, "store", "PUT", "api/v1/crates/new", publish_body(metadata, "v2"))
+              ->status() == 200);
   metadata["name"] = "other-name";
-  REQUIRE(env.send(cargo_format, "store", "PUT", "api/v1/crates/new", publish_body(metadata, "o"))->status() == 200);
-  auto conflict = env.send(cargo_format, "app", "PUT", "api/v1/crates/new", publish_body(metadata, "o2"));
+  REQUIRE(env.send(cargo_format, "store", "PUT", "api/v1/crates/new", publish_body(metadata, "o"))
+              ->status() == 200);
+  auto conflict =
+      env.send(cargo_format, "app", "PUT", "api/v1/crates/new", publish_body(metadata, "o2"));
   CHECK(conflict->status() == 409);
-  CHECK(detail(conflict->body()).find("Conflict: other-name 1.1.0 is available from") != std::string::npos);
+  CHECK(detail(conflict->body()).find("Conflict: other-name 1.1.0 is available from") !=
+        std::string::npos);
   // Same version again, another spelling of the name: refused in store itself.
-  auto again = env.send(cargo_format, "store", "PUT", "api/v1/crates/new", publish_body(metadata, "o3"));
+  auto again =
+      env.send(cargo_format, "store", "PUT", "api/v1/crates/new", publish_body(metadata, "o3"));
   CHECK(again->status() == 409);
   metadata["name"] = "Other_Name";
   metadata["vers"] = "3.0.0";
-  auto spelled = env.send(cargo_format, "store", "PUT", "api/v1/crates/new", publish_body(metadata, "o4"));
+  auto spelled =
+      env.send(cargo_format, "store", "PUT", "api/v1/crates/new", publish_body(metadata, "o4"));
   CHECK(spelled->status() == 409);
   CHECK(detail(spelled->body()).find("already published as `other-name`") != std::string::npos);
 
   // Search over the repository and its upstreams.
-  auto request = test::DataPlaneEnv::request("GET", "/local/cargo/app/api/v1/crates?q=LIB&per_page=5", "", {});
+  auto request =
+      test::DataPlaneEnv::request("GET", "/local/cargo/app/api/v1/crates?q=LIB&per_page=5", "", {});
   request.query = "q=LIB&per_page=5";
   test::FakeExchange search(request);
-  test::run(env.ioc, cargo_format.handle(search, *env.ctx->topology.domain("local"),
-                                         *env.ctx->topology.repository("local", "app"),
-                                         "api/v1/crates"));
+  test::run(env.ioc,
+            cargo_format.handle(search, *env.ctx->topology.domain("local"),
+                                *env.ctx->topology.repository("local", "app"), "api/v1/crates"));
   REQUIRE(search.status() == 200);
   auto sj = json::parse(search.body());
   CHECK(sj["meta"]["total"] == 1);
   CHECK(sj["crates"][0]["name"] == "My_Lib");
   CHECK(sj["crates"][0]["max_version"] == "1.1.0");
-  CHECK(json::parse(env.send(cargo_format, "app", "GET", "api/v1/crates/my-lib/owners")->body())["users"] ==
+  CHECK(json::parse(
+            env.send(cargo_format, "app", "GET", "api/v1/crates/my-lib/owners")->body())["users"] ==
         json::array());
 
   // Bad input, each in cargo's form.
   auto bad = env.send(cargo_format, "store", "PUT", "api/v1/crates/new", "xx");
   CHECK(bad->status() == 400);
   CHECK(detail(bad->body()).find("invalid publish request") != std::string::npos);
-  CHECK(env.send(cargo_format, "app", "GET", "api/v1/crates/a%2Fb/1.0.0/download")->status() == 400);
-  CHECK(env.send(cargo_format, "app", "GET", "api/v1/crates/..%2f../1.0.0/download")->status() == 400);
+  CHECK(env.send(cargo_format, "app", "GET", "api/v1/crates/a%2Fb/1.0.0/download")->status() ==
+        400);
+  CHECK(env.send(cargo_format, "app", "GET", "api/v1/crates/..%2f../1.0.0/download")->status() ==
+        400);
   CHECK(env.send(cargo_format, "app", "GET", "api/v1/crates/my-lib/1.0/download")->status() == 400);
-  CHECK(env.send(cargo_format, "app", "GET", "api/v1/crates/my-lib/2.0.0/download")->status() == 404);
+  CHECK(env.send(cargo_format, "app", "GET", "api/v1/crates/my-lib/2.0.0/download")->status() ==
+        404);
   CHECK(env.send(cargo_format, "app", "GET", "3/x/..")->status() == 400);
   CHECK(env.send(cargo_format, "app", "GET", "no/such/path/here")->status() == 404);
   CHECK(env.send(cargo_format, "app", "POST", "config.json")->status() == 405);
-  CHECK(cargo_format.is_publish(test::DataPlaneEnv::request("PUT", "/x", "", {}), "api/v1/crates/new"));
+  CHECK(cargo_format.is_publish(test::DataPlaneEnv::request("PUT", "/x", "", {}),
+                                "api/v1/crates/new"));
 }
 
 TEST_CASE("handler: config.json says auth-required when anonymous reads are not allowed") {
@@ -278,7 +303,8 @@ TEST_CASE("handler: config.json says auth-required when anonymous reads are not 
   REQUIRE(config->status() == 200);
   CHECK(json::parse(config->body())["auth-required"] == true);
   env.config.auth.anonymous_read = true;
-  CHECK(json::parse(env.send(*all.find("cargo"), "app", "GET", "config.json")->body())["auth-required"] ==
+  CHECK(json::parse(
+            env.send(*all.find("cargo"), "app", "GET", "config.json")->body())["auth-required"] ==
         false);
 }
 
