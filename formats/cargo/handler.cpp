@@ -386,6 +386,12 @@ struct CargoHandler final : Format {
 
   asio::awaitable<void> index_file(Exchange& ex, const config::DomainConfig& domain,
                                    const config::RepositoryConfig& repo, std::string path) {
+    // An invalid crate name is a 400; a valid one outside the layout a 404 (no such file).
+    if (auto checked = cargo::check_name(path.substr(path.rfind('/') + 1)); !checked) {
+      const Error e = checked.error();
+      co_await error(ex, 400, e.message);
+      co_return;
+    }
     auto name = cargo::parse_index_path(path);
     if (!name) {
       const Error e = name.error();

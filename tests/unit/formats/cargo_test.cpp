@@ -290,6 +290,8 @@ TEST_CASE("handler: publish, index and download through a downstream repository,
         404);
   CHECK(env.send(cargo_format, "app", "GET", "3/x/..")->status() == 400);
   CHECK(env.send(cargo_format, "app", "GET", "no/such/path/here")->status() == 404);
+  CHECK(env.send(cargo_format, "app", "GET", "3/a/a%20b")->status() == 400);
+  CHECK(env.send(cargo_format, "app", "GET", "3/b/abc")->status() == 404);
   CHECK(env.send(cargo_format, "app", "POST", "config.json")->status() == 405);
   CHECK(cargo_format.is_publish(test::DataPlaneEnv::request("PUT", "/x", "", {}),
                                 "api/v1/crates/new"));
