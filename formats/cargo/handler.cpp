@@ -773,7 +773,7 @@ asio::awaitable<void> CargoHandler::handle(Exchange& ex, const config::DomainCon
                        "repository access and package group origin controls");
       }
     } else {
-      co_await error(ex, read ? 404 : 405, "Not Found: no such API route");
+      co_await error(ex, read ? 404 : 405, "no such Cargo API route: " + method + " " + rest);
     }
     co_return;
   }
