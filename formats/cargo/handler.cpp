@@ -101,6 +101,19 @@ struct CargoHandler final : Format {
     return request.method == "PUT" && (rest == "api/v1/crates/new" || rest == "api/v1/crates/new/");
   }
 
+  // Cargo prints the "detail" of an API error and the body of a failed index request; the
+  // token it sends is the raw `Authorization` value (the default credential).
+  void refusal(const Refusal& refusal, Headers& headers, std::string& body) const override {
+    headers.emplace_back("Content-Type", "application/json; charset=utf-8");
+    if (refusal.status == 401) headers.emplace_back("WWW-Authenticate", "Cargo realm=\"arca\"");
+    std::string detail = refusal.reason;
+    if (refusal.status == 401)
+      detail +=
+          " (an arca token is expected: `aws codeartifact get-authorization-token`, then "
+          "`cargo login --registry <name>`)";
+    body = cargo::error_body(detail);
+  }
+
   // --- What the control plane asks ---
 
   std::string stored_name(std::string_view name) const override { return cargo::stored_name(name); }

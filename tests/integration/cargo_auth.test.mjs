@@ -53,7 +53,10 @@ test('config.json says auth-required; index requests without the token are refus
   const config = await getJson(registryUrl('main') + 'config.json', { headers: { authorization: token } });
   assert.equal(config.status, 200);
   assert.equal(config.json['auth-required'], true);
-  assert.equal((await request(registryUrl('main') + 'config.json')).status, 401);
+  const refused = await request(registryUrl('main') + 'config.json');
+  assert.equal(refused.status, 401);
+  assert.match(refused.headers['www-authenticate'], /^Cargo /);
+  assert.match(JSON.parse(refused.body.toString()).errors[0].detail, /arca token/);
 });
 
 test('cargo publish and build with the token; without it cargo reports the 401', { skip, timeout: 120_000 }, async () => {
@@ -74,4 +77,5 @@ test('cargo publish and build with the token; without it cargo reports the 401',
   const forged = await cargo.run(['generate-lockfile'], { cwd: app });
   assert.notEqual(forged.code, 0);
   assert.match(forged.stderr, /401/, forged.stderr);
+  assert.match(forged.stderr, /token rejected for `arca`/, forged.stderr);
 });

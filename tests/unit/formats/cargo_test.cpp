@@ -297,6 +297,19 @@ TEST_CASE("handler: publish, index and download through a downstream repository,
                                 "api/v1/crates/new"));
 }
 
+TEST_CASE("handler: refusals in cargo's error form with a Cargo challenge") {
+  test::DataPlaneEnv env("handlers-cargo-refusal");
+  Formats all(make_formats(*env.ctx));
+  net::Headers headers;
+  std::string body;
+  all.find("cargo")->refusal(Refusal{401, "the token has expired", true, false}, headers, body);
+  CHECK(detail(body).find("the token has expired") != std::string::npos);
+  bool challenged = false;
+  for (auto& [k, v] : headers)
+    challenged = challenged || (k == "WWW-Authenticate" && v.rfind("Cargo ", 0) == 0);
+  CHECK(challenged);
+}
+
 TEST_CASE("handler: config.json says auth-required when anonymous reads are not allowed") {
   test::DataPlaneEnv env("handlers-cargo-auth");
   env.config.auth.anonymous_read = false;
