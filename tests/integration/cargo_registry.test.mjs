@@ -143,6 +143,25 @@ test('cargo publish into internal, then a consumer built through main', { skip, 
     const dir = writeCrate(path.join(work, 'published'), { name: 'arca-own', version, deps: { 'arca-leaf': '^1.0' } });
     await cargo.ok(['publish', '--registry', 'arca', '--no-verify', '--allow-dirty'], { cwd: dir });
   }
+  // A crate with an optional dependency behind a `dep:` feature (its index entry has
+  // "features2" and "v": 2), used with the feature on.
+  const feat = path.join(work, 'published', 'arca-feat');
+  fs.mkdirSync(path.join(feat, 'src'), { recursive: true });
+  fs.writeFileSync(path.join(feat, 'Cargo.toml'), '[package]\nname = "arca-feat"\nversion = "0.1.0"\n' +
+    'edition = "2021"\ndescription = "features"\nlicense = "MIT"\n\n[dependencies]\n' +
+    'arca-leaf = { version = "1", optional = true }\n\n[features]\nleaf = ["dep:arca-leaf"]\n');
+  fs.writeFileSync(path.join(feat, 'src', 'lib.rs'),
+    '#[cfg(feature = "leaf")]\npub fn version() -> &\'static str { arca_leaf::version() }\n');
+  await cargo.ok(['publish', '--registry', 'arca', '--no-verify', '--allow-dirty'], { cwd: feat });
+  const featIndex = JSON.parse((await request(registryUrl('internal') + indexPath('arca-feat'))).body.toString());
+  assert.deepEqual(featIndex.features2, { leaf: ['dep:arca-leaf'] });
+  assert.equal(featIndex.v, 2);
+  const featApp = writeApp(path.join(work, 'app-feat'), {});
+  fs.appendFileSync(path.join(featApp, 'Cargo.toml'), 'arca-feat = { version = "0.1", features = ["leaf"] }\n');
+  fs.writeFileSync(path.join(featApp, 'src', 'main.rs'), 'fn main() { println!("{}", arca_feat::version()); }\n');
+  const featRun = await cargo.ok(['run', '--quiet'], { cwd: featApp });
+  assert.match(featRun.stdout, /arca-leaf 1\.1\.0/);
+
   // cargo looks at the index before it publishes; arca refuses on its own too, in cargo's
   // error form: the same version again, another spelling of a name, a version main gets from
   // its upstream (409).
