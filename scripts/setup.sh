@@ -66,3 +66,10 @@ if [ $want_test = 1 ]; then
     (cd "$it_dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
   fi
 fi
+
+# The Cargo tests drive rustup's cargo (~/.cargo/bin/cargo; Debian 12's cargo predates sparse
+# registries). Installed with rustup's minimal profile only when missing.
+if [ $want_test = 1 ] && [ ! -x "$HOME/.cargo/bin/cargo" ]; then
+  echo "setup: installing cargo (rustup, minimal profile) for the Cargo tests"
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y -q --profile minimal --no-modify-path
+fi
