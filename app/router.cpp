@@ -44,10 +44,6 @@ std::optional<DataPath> split_data_path(std::string_view path) {
   return out;
 }
 
-bool is_loopback_host(std::string_view host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
 // Whether a data-plane request changes content (publishes, tag edits) rather than reading.
 bool is_write(const Request& req) {
   if (req.method == "GET" || req.method == "HEAD") return false;
@@ -80,9 +76,7 @@ std::optional<Refusal> data_plane_refusal(const Context& ctx, const Request& req
   const bool write = is_write(req);
   const bool key = format && write && format->key_authenticated(req);
   const Credential credential = format ? format->credential(req) : authorization_credential(req);
-  const bool loopback_listener = is_loopback_host(ctx.config.listen.host);
-  const bool anonymous_allowed = write ? auth.anonymous_write.value_or(loopback_listener)
-                                       : auth.anonymous_read.value_or(loopback_listener);
+  const bool anonymous_allowed = config::anonymous_allowed(ctx.config, write);
   auto refuse = [key](std::string reason) {
     return Refusal{key ? 403u : 401u, std::move(reason), true, key};
   };

@@ -307,7 +307,8 @@ Config parse_config(std::string_view text, std::string_view source_view) {
         if (ec.format.empty()) ec.format = infer_format(ec.name);
         if (ec.url.empty()) fail(source, path + ".url", "required");
         if (!is_http_url(ec.url)) fail(source, path + ".url", "must be an http:// or https:// URL");
-        if (ec.url.back() != '/' && ec.format == "npm") ec.url += '/';
+        // A base URL (every format but NuGet, whose URL is its service index) ends in '/'.
+        if (ec.url.back() != '/' && ec.format != "nuget") ec.url += '/';
         static const std::set<std::string> k_formats = {"npm", "pypi", "maven", "nuget", "generic",
                                                         "cargo", "ruby", "swift"};
         if (!k_formats.count(ec.format)) {
@@ -443,6 +444,13 @@ Config load_config(const std::string& path) {
   if (const char* v = std::getenv("ARCA_PUBLIC_URL"); v && *v) c.public_url = v;
   validate(c);
   return c;
+}
+
+bool anonymous_allowed(const Config& config, bool write) {
+  const std::string& host = config.listen.host;
+  const bool loopback = host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+  const auto& setting = write ? config.auth.anonymous_write : config.auth.anonymous_read;
+  return setting.value_or(loopback);
 }
 
 }  // namespace arca::config

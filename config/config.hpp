@@ -204,6 +204,10 @@ Config load_config(const std::string& path);
 // Parses "HOST:PORT" ("[::1]:5080" for IPv6) into the listener. Throws ConfigError.
 void apply_listen(ListenerConfig& listener, std::string_view host_port);
 
+// Whether requests without credentials are allowed (`auth.anonymous_read` / `anonymous_write`;
+// when unset: allowed on a loopback listener only).
+bool anonymous_allowed(const Config& config, bool write);
+
 // Validates cross-references (upstreams exist, no cycles, external connections exist).
 // Throws ConfigError.
 void validate(const Config& config);

@@ -13,7 +13,8 @@ std::string_view default_config_text() {
     "public:npmjs": { "url": "https://registry.npmjs.org/" },
     "public:pypi": { "url": "https://pypi.org/simple/" },
     "public:maven-central": { "url": "https://repo.maven.apache.org/maven2/" },
-    "public:nuget-org": { "url": "https://api.nuget.org/v3/index.json" }
+    "public:nuget-org": { "url": "https://api.nuget.org/v3/index.json" },
+    "public:crates-io": { "url": "https://index.crates.io/" }
   },
   "domains": [
     { "name": "local", "repositories": [
@@ -21,7 +22,9 @@ std::string_view default_config_text() {
         { "name": "pypi-store", "external_connection": "public:pypi" },
         { "name": "maven-central-store", "external_connection": "public:maven-central" },
         { "name": "nuget-store", "external_connection": "public:nuget-org" },
-        { "name": "main", "upstreams": ["npm-store", "pypi-store", "maven-central-store", "nuget-store"] }
+        { "name": "cargo-store", "external_connection": "public:crates-io" },
+        { "name": "main", "upstreams": ["npm-store", "pypi-store", "maven-central-store", "nuget-store",
+                                        "cargo-store"] }
     ] }
   ]
 }

@@ -60,10 +60,6 @@ json parse_object(const std::string& text) {
   return j;
 }
 
-bool is_loopback_host(std::string_view host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
 // One version in a merged index file.
 struct Entry {
   json entry;             // the index line
@@ -387,9 +383,7 @@ struct CargoHandler final : Format {
 
   asio::awaitable<void> config_json(Exchange& ex, const config::DomainConfig& domain,
                                     const config::RepositoryConfig& repo) {
-    const auto& auth = ctx.config.auth;
-    const bool anonymous_read =
-        auth.anonymous_read.value_or(is_loopback_host(ctx.config.listen.host));
+    const bool anonymous_read = config::anonymous_allowed(ctx.config, false);
     std::string base = base_url(ex, domain, repo);
     json body = {{"dl", base + "api/v1/crates"},
                  {"api", base.substr(0, base.size() - 1)},

@@ -42,7 +42,9 @@ TEST_SUITE("config::Config") {
     CHECK(c.external_connections.at("public:nuget-org").format == "nuget");
     CHECK(c.external_connections.at("public:nuget-org").url ==
           "https://api.nuget.org/v3/index.json");
-    REQUIRE(c.domains[0].repositories.size() == 5);
+    REQUIRE(c.external_connections.count("public:crates-io") == 1);
+    CHECK(c.external_connections.at("public:crates-io").format == "cargo");
+    REQUIRE(c.domains[0].repositories.size() == 6);
     CHECK(c.domains[0].repositories[0].external_connection == "public:npmjs");
     CHECK(c.domains[0].repositories[1].name == "pypi-store");
     CHECK(c.domains[0].repositories[1].external_connection == "public:pypi");
@@ -50,9 +52,12 @@ TEST_SUITE("config::Config") {
     CHECK(c.domains[0].repositories[2].external_connection == "public:maven-central");
     CHECK(c.domains[0].repositories[3].name == "nuget-store");
     CHECK(c.domains[0].repositories[3].external_connection == "public:nuget-org");
-    CHECK(c.domains[0].repositories[4].name == "main");
-    CHECK(c.domains[0].repositories[4].upstreams ==
-          std::vector<std::string>{"npm-store", "pypi-store", "maven-central-store", "nuget-store"});
+    CHECK(c.domains[0].repositories[4].name == "cargo-store");
+    CHECK(c.domains[0].repositories[4].external_connection == "public:crates-io");
+    CHECK(c.domains[0].repositories[5].name == "main");
+    CHECK(c.domains[0].repositories[5].upstreams ==
+          std::vector<std::string>{"npm-store", "pypi-store", "maven-central-store", "nuget-store",
+                                   "cargo-store"});
   }
 
   TEST_CASE("comments are allowed") {
@@ -106,6 +111,29 @@ TEST_SUITE("config::Config") {
     CHECK(c.external_connections.at("public:npmjs").metadata_ttl.count() == 0);
     CHECK(c.listen.publish_body_limit_bytes == 4096);
     CHECK(c.cache.chunk_size_bytes == 65536);
+  }
+
+  TEST_CASE("base urls get a trailing slash; a NuGet service index url is kept as it is") {
+    Config c = parse_config(R"({"external_connections": {
+        "public:crates-io": {"url": "https://index.crates.io"},
+        "public:pypi": {"url": "https://pypi.org/simple"},
+        "public:nuget-org": {"url": "https://api.nuget.org/v3/index.json"}}})", "t");
+    CHECK(c.external_connections.at("public:crates-io").url == "https://index.crates.io/");
+    CHECK(c.external_connections.at("public:pypi").url == "https://pypi.org/simple/");
+    CHECK(c.external_connections.at("public:nuget-org").url == "https://api.nuget.org/v3/index.json");
+  }
+
+  TEST_CASE("anonymous access: allowed on a loopback listener unless configured") {
+    Config c = parse_config("{}", "t");
+    c.listen.host = "127.0.0.1";
+    CHECK(anonymous_allowed(c, false));
+    CHECK(anonymous_allowed(c, true));
+    c.auth.anonymous_write = false;
+    CHECK_FALSE(anonymous_allowed(c, true));
+    c.listen.host = "0.0.0.0";
+    CHECK_FALSE(anonymous_allowed(c, false));
+    c.auth.anonymous_read = true;
+    CHECK(anonymous_allowed(c, false));
   }
 
   TEST_CASE("public connection names give their format") {
