@@ -97,7 +97,7 @@ Reply publish_package_version(Plane& plane, const Call& call) {
   auto ref = package_ref(plane, call);
   if (auto* e = std::get_if<ApiError>(&ref)) return Reply::fail(*e);
   auto& pr = std::get<PackageRef>(ref);
-  if (pr.key.format != "generic") {
+  if (!is_generic(pr.key.format)) {
     return Reply::fail(
         ca::validation_error("PublishPackageVersion supports only the generic format"));
   }
@@ -163,7 +163,8 @@ Reply publish_package_version(Plane& plane, const Call& call) {
   cache::Batch batch;
   batch.add_blob(**writer);
   batch.put(cache::Space::index, version_key(pr.key, version), encode(v));
-  batch.put(cache::Space::index, asset_key(pr.key, version + "/" + asset_name), encode(asset));
+  batch.put(cache::Space::index, asset_key(pr.key, asset_record_name(pr.key, version, asset_name)),
+            encode(asset));
   auto pkg = find_package(plane.ctx.store, pr.key);
   if (pkg && !*pkg)
     batch.put(cache::Space::index, package_key(pr.key),

@@ -196,8 +196,7 @@ Reply remove_package_versions(Plane& plane, const Call& call, bool dispose) {
   std::set<std::string> gone;
   for (auto& v : plan.targets) {
     for (auto& [name, a] : v.assets) {
-      batch.del(cache::Space::index,
-                asset_key(pr.key, pr.key.format == "generic" ? v.version + "/" + name : name));
+      batch.del(cache::Space::index, asset_key(pr.key, asset_record_name(pr.key, v.version, name)));
     }
     if (dispose) {
       v.assets.clear();
@@ -482,8 +481,7 @@ Reply copy_package_versions(Plane& plane, const Call& call) {
     batch.put(cache::Space::index, version_key(dst.key, v.version), encode(v));
     for (auto& [name, a] : v.assets) {
       batch.put(cache::Space::index,
-                asset_key(dst.key, dst.key.format == "generic" ? v.version + "/" + name : name),
-                encode(a));
+                asset_key(dst.key, asset_record_name(dst.key, v.version, name)), encode(a));
     }
     successful[v.version] = {{"revision", version_revision(v)}, {"status", v.status}};
     copied.insert(v.version);

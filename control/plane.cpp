@@ -267,7 +267,7 @@ std::variant<PackageRef, ApiError> package_ref(Plane& plane, const Call& call,
   ref.repo = std::get<const config::RepositoryConfig*>(r);
   ref.key = PackageKey{domain->name, ref.repo->name, call.qs("format"), call.qs("namespace"),
                        call.qs("package")};
-  if (ref.key.format == "generic" && ref.key.ns.empty()) {
+  if (is_generic(ref.key.format) && ref.key.ns.empty()) {
     return ca::validation_error("generic packages require a namespace");
   }
   // As the format stores names (NuGet: ids lower-case; the API accepts any case).
@@ -320,6 +320,13 @@ json package_header(const PackageKey& k) {
   json j = {{"format", k.format}, {"package", k.name}};
   if (!k.ns.empty()) j["namespace"] = k.ns;
   return j;
+}
+
+bool is_generic(std::string_view format) { return format == "generic"; }
+
+std::string asset_record_name(const PackageKey& k, const std::string& version,
+                              const std::string& asset) {
+  return is_generic(k.format) ? version + "/" + asset : asset;
 }
 
 }  // namespace arca::control::ops

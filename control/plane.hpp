@@ -107,29 +107,29 @@ std::string dump(const json& j);
 std::string str(const json& j, const char* key);
 std::vector<std::string> split_key(std::string_view key);
 
-const std::string& region(Plane& p);
-std::string owner_of(Plane& p, const config::DomainConfig& d);
+const std::string& region(Plane& plane);
+std::string owner_of(Plane& plane, const config::DomainConfig& d);
 
-std::variant<const config::DomainConfig*, ApiError> domain_of(Plane& p, const Call& call);
-std::variant<const config::RepositoryConfig*, ApiError> repo_of(Plane& p,
+std::variant<const config::DomainConfig*, ApiError> domain_of(Plane& plane, const Call& call);
+std::variant<const config::RepositoryConfig*, ApiError> repo_of(Plane& plane,
                                                                 const config::DomainConfig& d,
                                                                 const std::string& name);
 
 // Persistence and topology (the caller holds write_mutex).
 std::string domain_record_key(std::string_view domain);                       // dm<domain>
 std::string repo_record_key(std::string_view domain, std::string_view repo);  // rp<domain><repo>
-Result<void> save_domain(Plane& p, const config::DomainConfig& d);
-Result<void> save_repo(Plane& p, const std::string& domain, const config::RepositoryConfig& r);
+Result<void> save_domain(Plane& plane, const config::DomainConfig& d);
+Result<void> save_repo(Plane& plane, const std::string& domain, const config::RepositoryConfig& r);
 // Replaces a domain (without its repositories) in the topology.
-Result<void> apply_domain(Plane& p, const config::DomainConfig& d);
-Result<void> apply_repo(Plane& p, const std::string& domain, const config::RepositoryConfig& r);
-Result<void> delete_prefix(Plane& p, cache::Batch& batch, const std::string& prefix);
+Result<void> apply_domain(Plane& plane, const config::DomainConfig& d);
+Result<void> apply_repo(Plane& plane, const std::string& domain, const config::RepositoryConfig& r);
+Result<void> delete_prefix(Plane& plane, cache::Batch& batch, const std::string& prefix);
 
 std::optional<ApiError> body_tags(const json& body, Tags& out, bool required = false);
 
 // Shared by the repository mutations: look up, change, validate, persist, apply
 // (repositories.cpp).
-Reply change_repository(Plane& p, const Call& call,
+Reply change_repository(Plane& plane, const Call& call,
                         const std::function<std::optional<ApiError>(
                             const config::DomainConfig&, config::RepositoryConfig&)>& change);
 
@@ -138,19 +138,28 @@ struct PackageRef {
   const config::RepositoryConfig* repo = nullptr;
   repo::PackageKey key;
 };
-std::variant<PackageRef, ApiError> package_ref(Plane& p, const Call& call,
+std::variant<PackageRef, ApiError> package_ref(Plane& plane, const Call& call,
                                                const std::string& repo_param = "repository");
 // Versions of a package; ResourceNotFound when the package does not exist here.
-std::variant<std::vector<repo::VersionRecord>, ApiError> package_versions(Plane& p,
+std::variant<std::vector<repo::VersionRecord>, ApiError> package_versions(Plane& plane,
                                                                           const PackageRef& ref);
-std::variant<repo::VersionRecord, ApiError> version_of(Plane& p, const PackageRef& ref,
+std::variant<repo::VersionRecord, ApiError> version_of(Plane& plane, const PackageRef& ref,
                                                        const std::string& version);
 // The Format serving `name`; null for formats with no data plane (generic).
-const formats::Format* format_of(Plane& p, std::string_view name);
+const formats::Format* format_of(Plane& plane, std::string_view name);
 // The package's name for people (npm "@scope/name", NuGet's id as published).
-std::string display_name(Plane& p, const repo::PackageKey& k,
+std::string display_name(Plane& plane, const repo::PackageKey& k,
                          const repo::VersionRecord* v = nullptr);
 json package_header(const repo::PackageKey& k);
+
+// The generic format has no data plane (no Format to ask): only PublishPackageVersion publishes
+// it, its packages need a namespace, and its asset records are kept per version, as
+// "<version>/<asset>" (two versions may hold assets of the same name).
+bool is_generic(std::string_view format);
+// The name of a version's asset in its asset record key (repo::asset_key).
+std::string asset_record_name(const repo::PackageKey& k, const std::string& version,
+                              const std::string& asset);
+
 // The revision of a version: a digest of its assets (stable while the assets are).
 std::string version_revision(const repo::VersionRecord& v);
 
@@ -181,54 +190,54 @@ std::variant<std::pair<std::vector<T>, std::string>, ApiError> paginate(
 // --- The operations, by resource ---
 
 // domains.cpp
-Reply create_domain(Plane& p, const Call& call);
-Reply describe_domain(Plane& p, const Call& call);
-Reply delete_domain(Plane& p, const Call& call);
-Reply list_domains(Plane& p, const Call& call);
-Reply get_authorization_token(Plane& p, const Call& call);
+Reply create_domain(Plane& plane, const Call& call);
+Reply describe_domain(Plane& plane, const Call& call);
+Reply delete_domain(Plane& plane, const Call& call);
+Reply list_domains(Plane& plane, const Call& call);
+Reply get_authorization_token(Plane& plane, const Call& call);
 
 // repositories.cpp
-Reply create_repository(Plane& p, const Call& call);
-Reply describe_repository(Plane& p, const Call& call);
-Reply update_repository(Plane& p, const Call& call);
-Reply delete_repository(Plane& p, const Call& call);
-Reply list_repositories_in_domain(Plane& p, const Call& call);
-Reply list_repositories(Plane& p, const Call& call);
-Reply associate_external_connection(Plane& p, const Call& call);
-Reply disassociate_external_connection(Plane& p, const Call& call);
-Reply get_repository_endpoint(Plane& p, const Call& call);
+Reply create_repository(Plane& plane, const Call& call);
+Reply describe_repository(Plane& plane, const Call& call);
+Reply update_repository(Plane& plane, const Call& call);
+Reply delete_repository(Plane& plane, const Call& call);
+Reply list_repositories_in_domain(Plane& plane, const Call& call);
+Reply list_repositories(Plane& plane, const Call& call);
+Reply associate_external_connection(Plane& plane, const Call& call);
+Reply disassociate_external_connection(Plane& plane, const Call& call);
+Reply get_repository_endpoint(Plane& plane, const Call& call);
 
 // policies.cpp
-Reply put_domain_policy(Plane& p, const Call& call);
-Reply get_domain_policy(Plane& p, const Call& call);
-Reply delete_domain_policy(Plane& p, const Call& call);
-Reply put_repository_policy(Plane& p, const Call& call);
-Reply get_repository_policy(Plane& p, const Call& call);
-Reply delete_repository_policy(Plane& p, const Call& call);
+Reply put_domain_policy(Plane& plane, const Call& call);
+Reply get_domain_policy(Plane& plane, const Call& call);
+Reply delete_domain_policy(Plane& plane, const Call& call);
+Reply put_repository_policy(Plane& plane, const Call& call);
+Reply get_repository_policy(Plane& plane, const Call& call);
+Reply delete_repository_policy(Plane& plane, const Call& call);
 
 // tags.cpp
-Reply tag_resource(Plane& p, const Call& call);
-Reply untag_resource(Plane& p, const Call& call);
-Reply list_tags(Plane& p, const Call& call);
+Reply tag_resource(Plane& plane, const Call& call);
+Reply untag_resource(Plane& plane, const Call& call);
+Reply list_tags(Plane& plane, const Call& call);
 
 // packages.cpp
-Reply list_packages(Plane& p, const Call& call);
-Reply describe_package(Plane& p, const Call& call);
-Reply delete_package(Plane& p, const Call& call);
+Reply list_packages(Plane& plane, const Call& call);
+Reply describe_package(Plane& plane, const Call& call);
+Reply delete_package(Plane& plane, const Call& call);
 
 // package_versions.cpp
-Reply list_package_versions(Plane& p, const Call& call);
-Reply describe_package_version(Plane& p, const Call& call);
-Reply get_package_version_readme(Plane& p, const Call& call);
-Reply list_package_version_dependencies(Plane& p, const Call& call);
-Reply update_package_versions_status(Plane& p, const Call& call);
-Reply dispose_package_versions(Plane& p, const Call& call);
-Reply delete_package_versions(Plane& p, const Call& call);
-Reply copy_package_versions(Plane& p, const Call& call);
+Reply list_package_versions(Plane& plane, const Call& call);
+Reply describe_package_version(Plane& plane, const Call& call);
+Reply get_package_version_readme(Plane& plane, const Call& call);
+Reply list_package_version_dependencies(Plane& plane, const Call& call);
+Reply update_package_versions_status(Plane& plane, const Call& call);
+Reply dispose_package_versions(Plane& plane, const Call& call);
+Reply delete_package_versions(Plane& plane, const Call& call);
+Reply copy_package_versions(Plane& plane, const Call& call);
 
 // assets.cpp
-Reply list_package_version_assets(Plane& p, const Call& call);
-Reply get_package_version_asset(Plane& p, const Call& call);
-Reply publish_package_version(Plane& p, const Call& call);
+Reply list_package_version_assets(Plane& plane, const Call& call);
+Reply get_package_version_asset(Plane& plane, const Call& call);
+Reply publish_package_version(Plane& plane, const Call& call);
 
 }  // namespace arca::control::ops
