@@ -1,7 +1,9 @@
 #pragma once
-// The CodeArtifact control plane (/v1/...): one handler per operation of the 2018-09-22 model
-// (package groups and origin controls aside), over the same Topology and index records the data
-// plane uses. Requests are authenticated with AWS SigV4 against config.auth.access_keys.
+// The CodeArtifact control plane (/v1/...): every operation of the 2018-09-22 model, over the
+// same Topology and index records the data plane uses. Requests are authenticated with AWS SigV4
+// against config.auth.access_keys; the operation table (api_handler.cpp) gives each operation its
+// function, one file per resource (control/plane.hpp; package groups and origin controls in
+// package_groups_handler.hpp).
 //
 // Domains and repositories created through the API persist in the store's index space:
 //   dm <domain>          -> domain JSON (owner, created, encryption key, tags, policy)
