@@ -15,6 +15,34 @@ RepositoryList reachable(const RepositoryList& order, const OriginPolicy& policy
   return out;
 }
 
+ViewAccess view_access(const Topology& topology, std::string_view format,
+                       const config::RepositoryConfig& repo, const RepositoryList& order,
+                       const OriginPolicy& policy) {
+  ViewAccess out;
+  out.reachable.resize(order.size());
+  out.connection_open.resize(order.size());
+  const bool upstreams = policy.allows(RestrictionType::internal_upstream, repo.name);
+  for (size_t i = 0; i < order.size(); ++i) {
+    const auto* r = order[i];
+    out.reachable[i] = r->name == repo.name || upstreams;
+    out.connection_open[i] =
+        out.reachable[i] && policy.allows(RestrictionType::external_upstream, r->name);
+    auto* ec = topology.external_connection(*r);
+    std::string why;
+    if (!out.reachable[i]) {
+      why = "from " + r->name + " into " + repo.name + ", blocked by " +
+            policy.blocker(RestrictionType::internal_upstream, repo.name);
+    } else if (ec && ec->serves(format) && !out.connection_open[i]) {
+      why = "from " + ec->name + " into " + r->name + ", blocked by " +
+            policy.blocker(RestrictionType::external_upstream, r->name);
+    }
+    if (!why.empty() && out.blocked.find(why) == std::string::npos) {
+      out.blocked += (out.blocked.empty() ? "" : "; ") + why;
+    }
+  }
+  return out;
+}
+
 Result<StoredLookup> find_stored_asset(cache::Store& store, const RepositoryList& order,
                                        const OriginPolicy& policy, PackageKey key,
                                        std::string_view asset, std::string_view version) {

@@ -12,6 +12,7 @@
 #include "config/config.hpp"
 #include "repo/origin.hpp"
 #include "repo/records.hpp"
+#include "repo/topology.hpp"
 
 #include <optional>
 #include <string>
@@ -25,6 +26,22 @@ using RepositoryList = std::vector<const config::RepositoryConfig*>;
 // The repositories of `order` (a resolution order starting with the asking repository) whose
 // stored content the asking repository may take under `policy`.
 RepositoryList reachable(const RepositoryList& order, const OriginPolicy& policy);
+
+// What a format's merged view for `repo` may take in, for each repository of `order` (its
+// resolution order, `repo` first), under `policy`: the repository's stored versions
+// (`reachable`: `repo`'s own always, an upstream's when INTERNAL_UPSTREAM allows `repo`) and the
+// versions of the external connection in `format` it owns (`connection_open`: when reachable
+// and EXTERNAL_UPSTREAM allows the owner). Already stored versions stay listed whatever the
+// controls say. `blocked` tells people why something is left out ("from X into Y, blocked by
+// <package group>; ...").
+struct ViewAccess {
+  std::vector<char> reachable;
+  std::vector<char> connection_open;
+  std::string blocked;
+};
+ViewAccess view_access(const Topology& topology, std::string_view format,
+                       const config::RepositoryConfig& repo, const RepositoryList& order,
+                       const OriginPolicy& policy);
 
 // A stored asset found by the walk.
 struct StoredAsset {

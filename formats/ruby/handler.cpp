@@ -268,23 +268,10 @@ struct RubyHandler final : Format {
     // allows the repository asked; an external connection's only when EXTERNAL_UPSTREAM allows
     // the repository owning it. What is already stored stays listed.
     const OriginPolicy policy = co_await load_policy(ctx, domain, repo, std::string(k_format), "", gem);
-    std::vector<char> reachable(order.size()), connection_open(order.size());
-    for (size_t i = 0; i < order.size(); ++i) {
-      const auto* r = order[i];
-      reachable[i] = r->name == repo.name || policy.allows(pg::RestrictionType::internal_upstream, repo.name);
-      connection_open[i] = reachable[i] && policy.allows(pg::RestrictionType::external_upstream, r->name);
-      auto* ec = ctx.topology.external_connection(*r);
-      const bool has_connection = ec && ec->serves(k_format);
-      std::string why;
-      if (!reachable[i])
-        why = "from " + r->name + " into " + repo.name + ", blocked by " +
-              policy.blocker(pg::RestrictionType::internal_upstream, repo.name);
-      else if (has_connection && !connection_open[i])
-        why = "from " + ec->name + " into " + r->name + ", blocked by " +
-              policy.blocker(pg::RestrictionType::external_upstream, r->name);
-      if (!why.empty() && view->blocked.find(why) == std::string::npos)
-        view->blocked += (view->blocked.empty() ? "" : "; ") + why;
-    }
+    auto access = repo::view_access(ctx.topology, k_format, repo, order, policy);
+    view->blocked = std::move(access.blocked);
+    const auto& reachable = access.reachable;
+    const auto& connection_open = access.connection_open;
     std::set<std::string> hidden;
     auto own = co_await offload(ctx.pool, [&]() -> Result<std::vector<ViewEntry>> {
       std::vector<ViewEntry> all;

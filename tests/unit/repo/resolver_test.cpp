@@ -105,4 +105,39 @@ TEST_CASE("the walk finds the first reachable holder and honours Archived") {
   CHECK(gone->unavailable_status == "Archived");
 }
 
+TEST_CASE("a merged view's access: upstreams and the connection under the controls, and why") {
+  auto cfg = chain();
+  cfg.external_connections["public:npmjs"].format = "npm";
+  Topology t(cfg);
+  auto* app = t.repository("local", "app");
+  auto order = t.resolution_order("local", "app");
+  REQUIRE(order.size() == 3);
+
+  auto open = view_access(t, "npm", *app, order, OriginPolicy());
+  CHECK(open.reachable == std::vector<char>{1, 1, 1});
+  CHECK(open.connection_open == std::vector<char>{1, 1, 1});
+  CHECK(open.blocked.empty());
+
+  // EXTERNAL_UPSTREAM blocked by a group: upstream repositories' content still comes in, the
+  // connection's does not, and the message names the connection, its owner and the group.
+  groups::OriginRestrictions external;
+  external.modes[static_cast<size_t>(RestrictionType::external_upstream)] = groups::Mode::block;
+  auto no_connection = view_access(t, "npm", *app, order, OriginPolicy(nullptr, {}, external, "/npm/corp/*"));
+  CHECK(no_connection.reachable == std::vector<char>{1, 1, 1});
+  CHECK(no_connection.connection_open == std::vector<char>{0, 0, 0});
+  CHECK(no_connection.blocked.find("from public:npmjs into store, blocked by") == 0);
+  CHECK(no_connection.blocked.find("/npm/corp/*") != std::string::npos);
+  // The same policy for another format: that connection is not the view's, nothing to say.
+  CHECK(view_access(t, "pypi", *app, order, OriginPolicy(nullptr, {}, external, "/pypi/x")).blocked.empty());
+
+  // INTERNAL_UPSTREAM blocked: only app's own content; one reason per upstream.
+  groups::OriginRestrictions internal;
+  internal.modes[static_cast<size_t>(RestrictionType::internal_upstream)] = groups::Mode::block;
+  auto own_only = view_access(t, "npm", *app, order, OriginPolicy(nullptr, {}, internal, "/npm/corp/*"));
+  CHECK(own_only.reachable == std::vector<char>{1, 0, 0});
+  CHECK(own_only.connection_open == std::vector<char>{1, 0, 0});
+  CHECK(own_only.blocked.find("from mid into app, blocked by") == 0);
+  CHECK(own_only.blocked.find("; from store into app, blocked by") != std::string::npos);
+}
+
 TEST_SUITE_END();
