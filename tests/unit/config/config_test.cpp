@@ -2,6 +2,8 @@
 
 #include "config/config.hpp"
 
+#include <fstream>
+#include <sstream>
 #include <string>
 
 using arca::config::Config;
@@ -20,6 +22,26 @@ std::string error_of(const std::string& text) {
 }  // namespace
 
 TEST_SUITE("config::Config") {
+  TEST_CASE("the README shows the embedded default configuration as it is") {
+    // ARCA_SOURCE_DIR comes from CMake.
+    std::ifstream in(std::string(ARCA_SOURCE_DIR) + "/README.md");
+    REQUIRE(in.good());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string readme = ss.str();
+    const std::string intro = "default (`arca default-config`) is:\n\n```jsonc\n";
+    auto start = readme.find(intro);
+    REQUIRE(start != std::string::npos);
+    start += intro.size();
+    auto end = readme.find("```", start);
+    REQUIRE(end != std::string::npos);
+    std::string shown = readme.substr(start, end - start);
+    std::string embedded(arca::config::default_config_text());
+    while (!shown.empty() && shown.back() == '\n') shown.pop_back();
+    while (!embedded.empty() && embedded.back() == '\n') embedded.pop_back();
+    CHECK(shown == embedded);
+  }
+
   TEST_CASE("the embedded default parses and has the documented shape") {
     Config c = parse_config(arca::config::default_config_text(), "default");
     CHECK(c.listen.host == "127.0.0.1");
