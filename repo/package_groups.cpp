@@ -190,6 +190,14 @@ std::string normalize_name(std::string_view format, std::string_view name) {
     return out;
   }
   if (format == "nuget" || format == "swift") return lower(name);
+  if (format == "cargo") {
+    // crates.io: case and '-'/'_' do not tell crates apart; stored lower case with '-'.
+    std::string out = lower(name);
+    for (char& c : out) {
+      if (c == '_') c = '-';
+    }
+    return out;
+  }
   return std::string(name);
 }
 

@@ -70,6 +70,7 @@ TEST_SUITE("repo::groups") {
     CHECK(pg::normalize_name("pypi", "My_Package..Name") == "my-package-name");
     CHECK(pg::normalize_name("nuget", "Newtonsoft.Json") == "newtonsoft.json");
     CHECK(pg::normalize_name("npm", "MyPkg") == "MyPkg");
+    CHECK(pg::normalize_name("cargo", "Corp_Thing") == "corp-thing");
     CHECK(pg::normalize_namespace("swift", "Apple") == "apple");
     CHECK(pg::fold("Foo--Bar_.baz") == "foo.bar.baz");
   }
