@@ -140,8 +140,12 @@ struct UpstreamDocuments::Impl {
     }
     if (!response) {
       Error e = response.error();
-      if (e.code == Errc::too_large && !traits.too_large_message.empty()) {
-        e.message = traits.too_large_message;
+      if (e.code == Errc::too_large) {
+        // The upstream's to fix: a 502, not the 413 that blames the client's request.
+        e = make_error(Errc::upstream_error, traits.too_large_message.empty()
+                                                 ? "the upstream document is larger than "
+                                                   "upstream.max_metadata_bytes (" + e.message + ")"
+                                                 : traits.too_large_message);
       }
       co_return co_await offload(
           ctx.pool, [&] { return serve_stale(ec, request, key, entry, now, ttl_ms, e); });

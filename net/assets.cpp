@@ -181,6 +181,13 @@ std::shared_ptr<Fill> AssetService::join(FillSpec&& spec, bool& started) {
 asio::awaitable<void> AssetService::run_fill(std::shared_ptr<Fill> fill, FillSpec spec) {
   const std::string key = spec.key;
   auto fail = [&](Error error) {
+    // An asset over upstream.max_asset_bytes is the upstream's to fix: a 502, not the 413
+    // that tells a client its own request was too large.
+    if (error.code == Errc::too_large) {
+      error = make_error(Errc::upstream_error,
+                         "the upstream's asset is larger than upstream.max_asset_bytes (" +
+                             error.message + ")");
+    }
     // Leave the flight map first, so a request arriving after a client saw this failure
     // starts a fresh fill instead of joining the failed one.
     fills_->end(key, fill);

@@ -97,6 +97,7 @@ describe('bad input and bad upstreams', { timeout: 240_000 }, () => {
       truncated: pkgByIndex(7),
       hangTarball: pkgByIndex(8),
       hangPackument: pkgByIndex(9),
+      huge: pkgByIndex(10),
     };
     for (const pkg of warm) {
       const p = await getJson(packumentUrl(pkg.name));
@@ -179,6 +180,19 @@ describe('bad input and bad upstreams', { timeout: 240_000 }, () => {
       assert.equal(sha512Integrity(r2.body), pkg.integrity);
       fetchedOk.add(pkg);
       assert.equal(standin.countTarball(pkg.name, pkg.version), n1 + 1, 'the fixed request went upstream');
+    });
+
+    test('upstream declaring a 10 GiB tarball (over upstream.max_asset_bytes): 502, the upstream\'s fault, not 413', async () => {
+      const pkg = victims.huge;
+      standin.setTarballBehavior(pkg.name, pkg.version, { declareLength: 10 * 2 ** 30 });
+      const r = await request(tarballUrl(pkg), { timeoutMs: 20_000 });
+      assertJsonError(r, 502, 'GET tarball (upstream declares 10 GiB)');
+      assert.match(r.body.toString(), /max_asset_bytes/);
+      standin.setTarballBehavior(pkg.name, pkg.version, null);
+      const ok = await request(tarballUrl(pkg), { timeoutMs: 20_000 });
+      assert.equal(ok.status, 200, describeResponse(ok));
+      assert.equal(sha512Integrity(ok.body), pkg.integrity);
+      fetchedOk.add(pkg);
     });
 
     test(`upstream that never answers a tarball request: 504 after read_timeout_ms (${READ_TIMEOUT_MS} ms)`, async () => {

@@ -15,6 +15,7 @@
 //   truncateAt   fraction (0..1) of the body to send before closing the socket, while the
 //                head declares the full Content-Length
 //   chunks,totalMs  stream the body in `chunks` pieces spread over `totalMs` milliseconds
+//   declareLength  send a head declaring this Content-Length, then close without a body
 
 import http from 'node:http';
 import { EventEmitter } from 'node:events';
@@ -428,6 +429,15 @@ export class StandinRegistry {
       rec.note += 'corrupt ';
     }
     rec.status = status;
+    if (behavior.declareLength !== undefined) {
+      rec.note += `declares ${behavior.declareLength} bytes `;
+      res.writeHead(status, { ...headers, 'content-length': behavior.declareLength });
+      res.flushHeaders();
+      await new Promise((r) => setTimeout(r, 200));
+      res.socket?.destroy();
+      res.destroy();
+      return;
+    }
     res.writeHead(status, { ...headers, 'content-length': bytes.length });
     if (req.method === 'HEAD') return res.end();
     let limit = bytes.length;
