@@ -95,6 +95,7 @@ int serve(const std::string& config_path, const std::string& listen, const std::
     std::cerr << "arca: " << e.what() << "\n";
     return 1;
   }
+  client.refuse_own_listener(cfg.listen.host, port, cfg.public_url);
   server.start();
   router.set_ready(true);
   if (!codeartifact.empty()) {

@@ -455,6 +455,13 @@ struct ClientState {
   config::UpstreamClientConfig config;
   ssl::context tls_context;
   ProxySettings proxies;
+  // Authorities ("host:port", lower case) of arca's own listener; set before any request.
+  std::vector<std::string> own_authorities;
+
+  bool is_own(const std::string& authority) const {
+    return std::find(own_authorities.begin(), own_authorities.end(), authority) !=
+           own_authorities.end();
+  }
 
   std::mutex pool_mutex;
   std::map<std::string, std::vector<ConnectionPtr>> pool;  // guarded by pool_mutex
@@ -919,6 +926,12 @@ asio::awaitable<Result<std::unique_ptr<UpstreamResponse>>> send_with_redirects(
   bool credentials_dropped = false;
 
   for (unsigned redirects = 0;; ++redirects) {
+    if (impl->is_own(t.authority)) {
+      co_return make_error(Errc::upstream_error,
+                           "refusing to fetch " + log::redact_url(t.url) + ": it is arca itself" +
+                               (redirects ? std::string(" (an upstream redirected back into arca)")
+                                          : std::string()));
+    }
     auto response = co_await send_once(impl, t, request.method, request.headers, request.body,
                                        max_body, request);
     if (!response) co_return response;
@@ -977,6 +990,22 @@ UpstreamClient::UpstreamClient(boost::asio::any_io_executor executor,
     : impl_(std::make_shared<Impl>(std::move(executor), config)) {}
 
 UpstreamClient::~UpstreamClient() = default;
+
+void UpstreamClient::refuse_own_listener(std::string_view host, uint16_t port,
+                                         std::string_view public_url) {
+  auto& own = impl_->own_authorities;
+  const std::string p = ":" + std::to_string(port);
+  const std::string h = to_lower(host);
+  const bool any = h == "0.0.0.0" || h == "::" || h.empty();
+  const bool loopback = any || h == "localhost" || h == "::1" || h.rfind("127.", 0) == 0;
+  if (!any) own.push_back((h.find(':') != std::string::npos ? "[" + h + "]" : h) + p);
+  if (loopback) {
+    for (const char* l : {"127.0.0.1", "localhost", "[::1]"}) own.push_back(l + p);
+  }
+  if (!public_url.empty()) {
+    if (auto t = parse_target(public_url)) own.push_back(t->authority);
+  }
+}
 
 asio::awaitable<Result<std::unique_ptr<UpstreamResponse>>> UpstreamClient::send(
     UpstreamRequest request, std::uint64_t max_body) {

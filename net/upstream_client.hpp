@@ -114,6 +114,11 @@ class UpstreamClient {
   // requests. nullptr (the default): no authorizer.
   void set_authorizer(UpstreamAuthorizer* authorizer) { authorizer_ = authorizer; }
 
+  // arca's own listener (bound `host`:`port`, and `public_url` when set): requests to it, first
+  // or by redirect, are refused with upstream_error. An upstream redirecting back into arca
+  // would otherwise have a fill wait for itself. Prereq: called before any request is sent.
+  void refuse_own_listener(std::string_view host, uint16_t port, std::string_view public_url);
+
   // Sends the request and returns once the response headers have arrived (redirects followed
   // for GET and HEAD, up to max_redirects). The body may be up to max_body bytes.
   // Errors: invalid_argument (bad URL), upstream_unreachable (DNS, connect refused, TLS

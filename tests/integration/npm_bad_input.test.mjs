@@ -98,6 +98,7 @@ describe('bad input and bad upstreams', { timeout: 240_000 }, () => {
       hangTarball: pkgByIndex(8),
       hangPackument: pkgByIndex(9),
       huge: pkgByIndex(10),
+      loop: pkgByIndex(11),
     };
     for (const pkg of warm) {
       const p = await getJson(packumentUrl(pkg.name));
@@ -188,6 +189,20 @@ describe('bad input and bad upstreams', { timeout: 240_000 }, () => {
       const r = await request(tarballUrl(pkg), { timeoutMs: 20_000 });
       assertJsonError(r, 502, 'GET tarball (upstream declares 10 GiB)');
       assert.match(r.body.toString(), /max_asset_bytes/);
+      standin.setTarballBehavior(pkg.name, pkg.version, null);
+      const ok = await request(tarballUrl(pkg), { timeoutMs: 20_000 });
+      assert.equal(ok.status, 200, describeResponse(ok));
+      assert.equal(sha512Integrity(ok.body), pkg.integrity);
+      fetchedOk.add(pkg);
+    });
+
+    test('upstream redirecting a tarball back into arca: refused at once (502), no fill waits for itself', async () => {
+      const pkg = victims.loop;
+      standin.setTarballBehavior(pkg.name, pkg.version, { redirectTo: tarballUrl(pkg) });
+      const r = await request(tarballUrl(pkg), { timeoutMs: 20_000 });
+      assertJsonError(r, 502, 'GET tarball (upstream redirects into arca)');
+      assert.match(r.body.toString(), /arca itself/);
+      assert.ok(r.ms < READ_TIMEOUT_MS, `the refusal took ${r.ms} ms`);
       standin.setTarballBehavior(pkg.name, pkg.version, null);
       const ok = await request(tarballUrl(pkg), { timeoutMs: 20_000 });
       assert.equal(ok.status, 200, describeResponse(ok));

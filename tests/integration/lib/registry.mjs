@@ -16,6 +16,7 @@
 //                head declares the full Content-Length
 //   chunks,totalMs  stream the body in `chunks` pieces spread over `totalMs` milliseconds
 //   declareLength  send a head declaring this Content-Length, then close without a body
+//   redirectTo   answer 302 with this Location
 
 import http from 'node:http';
 import { EventEmitter } from 'node:events';
@@ -363,6 +364,12 @@ export class StandinRegistry {
       rec.note += `delay ${behavior.delayMs}ms `;
       await sleep(behavior.delayMs);
       if (res.destroyed) return true;
+    }
+    if (behavior.redirectTo) {
+      rec.note += `redirect to ${behavior.redirectTo} `;
+      res.writeHead(302, { location: behavior.redirectTo, 'content-length': 0 });
+      res.end();
+      return true;
     }
     if (behavior.status) {
       rec.note += `status ${behavior.status} `;
