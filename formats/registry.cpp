@@ -7,6 +7,7 @@ namespace npm { FormatPtr make_format(Context& context); }
 namespace pypi { FormatPtr make_format(Context& context); }
 namespace maven { FormatPtr make_format(Context& context); }
 namespace nuget { FormatPtr make_format(Context& context); }
+namespace swift { FormatPtr make_format(Context& context); }
 
 std::vector<FormatPtr> make_formats(Context& context) {
   std::vector<FormatPtr> out;
@@ -14,6 +15,7 @@ std::vector<FormatPtr> make_formats(Context& context) {
   out.push_back(pypi::make_format(context));
   out.push_back(maven::make_format(context));
   out.push_back(nuget::make_format(context));
+  out.push_back(swift::make_format(context));
   return out;
 }
 

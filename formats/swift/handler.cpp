@@ -1,0 +1,730 @@
+// The Swift package registry API (SE-0292; swift-package-manager's
+// Documentation/PackageRegistry/Registry.md, "the spec") over a repository: releases of the
+// repository and of the upstream repositories it may take from (repo/resolver.hpp), release
+// metadata, manifests read from the published source archive, source archives (served and
+// retained through formats/asset_path.hpp), /identifiers, publishing and /login.
+//
+// URL layout under /<domain>/swift/<repo>/:
+//   login                                   POST: checks the credentials (the router did)
+//   identifiers?url=<repository URL>        package identifiers published with that URL
+//   <scope>/<name>[.json]                   list releases
+//   <scope>/<name>/<version>[.json]         release metadata; PUT publishes the release
+//   <scope>/<name>/<version>/Package.swift  the manifest (?swift-version=<v> for a variant)
+//   <scope>/<name>/<version>.zip            the source archive
+//
+// Records: format "swift", namespace = the scope lower-case, name = the name lower-case,
+// version as published (SemVer 2.0), one asset "<name>-<version>.zip" (lower-case name). The
+// version's manifest keeps the spellings as published, the release metadata, the archive's
+// manifests and its signature:
+//   {"scope", "name", "metadata": {...}, "manifests": {"Package.swift": "...", ...},
+//    "signature": {"format", "base64"}}
+//
+// Thread-safety: one SwiftHandler serves all connections; its caches are mutex-guarded.
+
+#include "formats/format.hpp"
+
+#include "common/digest.hpp"
+#include "common/log.hpp"
+#include "formats/asset_path.hpp"
+#include "formats/pypi/pypi.hpp"  // parse_multipart (RFC 7578), shared with NuGet
+#include "formats/swift/swift.hpp"
+#include "formats/view_cache.hpp"
+#include "net/blocking.hpp"
+#include "net/http_util.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <mutex>
+
+namespace arca::formats {
+
+using namespace net;
+
+namespace asio = boost::asio;
+namespace pg = repo::groups;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr std::string_view k_format = "swift";
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+json parse_manifest(const std::string& text) {
+  auto j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return json::object();
+  return j;
+}
+
+std::string str_field(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::string asset_name(std::string_view name_lower, std::string_view version) {
+  return std::string(name_lower) + "-" + std::string(version) + ".zip";
+}
+
+// One release in a merged view: the first reachable repository holding the version decides.
+struct Release {
+  VersionRecord record;
+  repo::Source source;
+};
+
+struct View {
+  uint64_t generation = 0;
+  int64_t fresh_until_ms = 0;
+  std::string scope;  // as published (the lower-case form when nothing says)
+  std::string name;
+  std::map<std::string, Release> releases;  // by version
+  // Published versions, highest precedence first (what list releases and Link headers name).
+  std::vector<std::string> listed;
+  std::string blocked;  // which origin controls kept upstream repositories out, when any did
+};
+using ViewPtr = std::shared_ptr<View>;
+
+}  // namespace
+
+struct SwiftHandler final : Format {
+  std::string_view name() const override { return k_format; }
+  asio::awaitable<void> handle(Exchange& exchange, const config::DomainConfig& domain,
+                               const config::RepositoryConfig& repo, std::string rest) override;
+  bool is_publish(const Request& request, std::string_view rest) const override {
+    return request.method == "PUT";
+  }
+
+  // --- What the control plane asks ---
+  std::string stored_name(std::string_view name) const override { return swift::lower(name); }
+  std::string display_name(const repo::PackageKey& key,
+                           const repo::VersionRecord* version) const override {
+    if (version) {
+      json m = parse_manifest(version->manifest);
+      std::string scope = str_field(m, "scope"), name = str_field(m, "name");
+      if (!scope.empty() && !name.empty()) return scope + "." + name;
+    }
+    return key.ns + "." + key.name;
+  }
+
+  Context& ctx;
+  ViewCache<View> views;
+  std::mutex publish_mutex;
+
+  explicit SwiftHandler(Context& c) : ctx(c), views(c.config.cache.memory_cache_bytes / 8) {}
+
+  // --- Responses (spec 3.3, 3.5: problem details, Content-Version) ---
+
+  asio::awaitable<void> problem(Exchange& ex, unsigned status, std::string detail) {
+    Headers headers{{"Content-Type", "application/problem+json"},
+                    {"Content-Version", "1"},
+                    {"Content-Language", "en"}};
+    std::string body = swift::problem(status, detail);
+    co_await ex.respond(status, std::move(headers), std::move(body));
+  }
+
+  std::string base_url(const Exchange& ex, const config::DomainConfig& domain,
+                       const config::RepositoryConfig& repo) const {
+    return public_origin(ctx.config, ex.request()) + "/" + domain.name + "/swift/" + repo.name + "/";
+  }
+
+  // Checks the Accept header for `media`; answers the 400/415 itself and returns false.
+  asio::awaitable<bool> accepted(Exchange& ex, swift::Media media) {
+    const swift::Negotiation n = swift::negotiate(ex.request().header("accept"), media);
+    if (n.status == 0) co_return true;
+    co_await problem(ex, n.status, n.detail);
+    co_return false;
+  }
+
+  // --- Merged views ---
+
+  asio::awaitable<Result<ViewPtr>> view(const config::DomainConfig& domain,
+                                        const config::RepositoryConfig& repo, std::string scope,
+                                        std::string name) {
+    const std::string key = domain.name + '\x1f' + repo.name + '\x1f' + scope + '\x1f' + name;
+    const uint64_t generation = ctx.generations.package(domain.name, k_format, scope, name);
+    if (auto v = views.find(key, generation)) co_return *v;
+    auto [flight, leader] = views.join(key);
+    if (!leader) co_return co_await views.wait(flight);
+    Result<ViewPtr> result = co_await build_view(domain, repo, scope, name, key, generation);
+    views.complete(key, flight, result);
+    co_return result;
+  }
+
+  // The releases of the repository and of the upstream repositories it may take from (origin
+  // controls: INTERNAL_UPSTREAM for the repository asked), first holder of a version wins.
+  asio::awaitable<Result<ViewPtr>> build_view(const config::DomainConfig& domain,
+                                              const config::RepositoryConfig& repo,
+                                              std::string scope, std::string name,
+                                              std::string key, uint64_t generation) {
+    auto order = ctx.topology.resolution_order(domain.name, repo.name);
+    const OriginPolicy policy =
+        co_await load_policy(ctx, domain, repo, std::string(k_format), scope, name);
+    auto reachable = repo::reachable(order, policy);
+    auto view = std::make_shared<View>();
+    view->generation = generation;
+    view->fresh_until_ms = std::numeric_limits<int64_t>::max();
+    if (reachable.size() < order.size()) {
+      view->blocked = "from upstream repositories into " + repo.name + ", blocked by " +
+                      policy.blocker(pg::RestrictionType::internal_upstream, repo.name);
+    }
+    View* out = view.get();
+    auto built = co_await offload(ctx.pool, [&]() -> Result<void> {
+      for (auto* r : reachable) {
+        PackageKey k{domain.name, r->name, std::string(k_format), scope, name};
+        ARCA_TRY(auto versions, list_versions(ctx.store, k));
+        for (auto& v : versions) {
+          if (out->releases.count(v.version)) continue;
+          if (out->scope.empty()) {
+            json m = parse_manifest(v.manifest);
+            out->scope = str_field(m, "scope");
+            out->name = str_field(m, "name");
+          }
+          out->releases.emplace(v.version, Release{std::move(v), repo::Source{r, nullptr}});
+        }
+      }
+      return {};
+    });
+    if (!built) co_return built.error();
+    if (view->scope.empty() || view->name.empty()) {
+      view->scope = scope;
+      view->name = name;
+    }
+    for (auto& [version, release] : view->releases) {
+      if (release.record.status == "Published") view->listed.push_back(version);
+    }
+    std::sort(view->listed.begin(), view->listed.end(), [](const std::string& a, const std::string& b) {
+      return swift::compare_versions(a, b) > 0;
+    });
+    views.put(key, view, 4096 + view->releases.size() * 2048);
+    co_return view;
+  }
+
+  // A release that may be served: held, and neither Archived, Disposed nor Unfinished
+  // (Unlisted releases are left out of the list but still served).
+  static const Release* servable(const View& v, const std::string& version) {
+    auto it = v.releases.find(version);
+    if (it == v.releases.end()) return nullptr;
+    const std::string& s = it->second.record.status;
+    if (s != "Published" && s != "Unlisted") return nullptr;
+    return &it->second;
+  }
+
+  std::string release_url(const std::string& base, const View& v, const std::string& version) {
+    return base + v.scope + "/" + v.name + "/" + version;
+  }
+
+  // --- Endpoints ---
+
+  // Spec 4.1.
+  asio::awaitable<void> list_releases(Exchange& ex, const config::DomainConfig& domain,
+                                      const config::RepositoryConfig& repo, std::string scope,
+                                      std::string name) {
+    if (!co_await accepted(ex, swift::Media::json)) co_return;
+    auto v = co_await view(domain, repo, scope, name);
+    if (!v) {
+      const Error e = v.error();
+      co_await problem(ex, status_for(e), e.message);
+      co_return;
+    }
+    const View& view = **v;
+    if (view.listed.empty()) {
+      std::string detail = "package not found: " + scope + "." + name;
+      if (!view.blocked.empty()) detail += " (new versions are not taken " + view.blocked + ")";
+      co_await problem(ex, 404, std::move(detail));
+      co_return;
+    }
+    const std::string base = base_url(ex, domain, repo);
+    json releases = json::object();
+    for (auto& version : view.listed) releases[version] = {{"url", release_url(base, view, version)}};
+    std::vector<swift::Link> links;
+    links.push_back({release_url(base, view, view.listed.front()), "latest-version", {}});
+    Headers headers{{"Content-Type", "application/json"},
+                    {"Content-Version", "1"},
+                    {"Link", swift::render_links(links)},
+                    {"Cache-Control", "max-age=0, must-revalidate"}};
+    // The spec's example lists the highest precedence first; JSON objects keep no order, so the
+    // body is written in that order by hand.
+    std::string body = "{\"releases\":{";
+    bool first = true;
+    for (auto& version : view.listed) {
+      if (!first) body += ",";
+      first = false;
+      body += json(version).dump() + ":" + dump(releases[version]);
+    }
+    body += "}}";
+    co_await ex.respond(200, std::move(headers), std::move(body));
+  }
+
+  // Spec 4.2.
+  asio::awaitable<void> release_metadata(Exchange& ex, const config::DomainConfig& domain,
+                                         const config::RepositoryConfig& repo, std::string scope,
+                                         std::string name, std::string version) {
+    if (!co_await accepted(ex, swift::Media::json)) co_return;
+    auto v = co_await view(domain, repo, scope, name);
+    if (!v) {
+      const Error e = v.error();
+      co_await problem(ex, status_for(e), e.message);
+      co_return;
+    }
+    const View& view = **v;
+    const Release* release = servable(view, version);
+    if (!release) {
+      co_await problem(ex, 404, "release not found: " + scope + "." + name + " " + version);
+      co_return;
+    }
+    const json manifest = parse_manifest(release->record.manifest);
+    json resource = {{"name", "source-archive"}, {"type", "application/zip"}};
+    const std::string asset = asset_name(name, version);
+    for (auto& [n, a] : release->record.assets) {
+      if (n == asset) resource["checksum"] = a.sha256_hex;
+    }
+    if (auto sig = manifest.find("signature"); sig != manifest.end() && sig->is_object()) {
+      resource["signing"] = {{"signatureBase64Encoded", str_field(*sig, "base64")},
+                             {"signatureFormat", str_field(*sig, "format")}};
+    }
+    json metadata = json::object();
+    if (auto m = manifest.find("metadata"); m != manifest.end() && m->is_object()) metadata = *m;
+    json body = {{"id", view.scope + "." + view.name},
+                 {"version", version},
+                 {"resources", json::array({resource})},
+                 {"metadata", metadata},
+                 {"publishedAt", iso8601(release->record.published_unix_ms)}};
+    // Link: latest-version, successor-version and predecessor-version among published releases.
+    const std::string base = base_url(ex, domain, repo);
+    std::vector<swift::Link> links;
+    if (!view.listed.empty())
+      links.push_back({release_url(base, view, view.listed.front()), "latest-version", {}});
+    const std::string* successor = nullptr;
+    const std::string* predecessor = nullptr;
+    for (auto& other : view.listed) {  // highest first
+      const int c = swift::compare_versions(other, version);
+      if (c > 0) successor = &other;
+      if (c < 0 && !predecessor) predecessor = &other;
+    }
+    if (successor) links.push_back({release_url(base, view, *successor), "successor-version", {}});
+    if (predecessor)
+      links.push_back({release_url(base, view, *predecessor), "predecessor-version", {}});
+    Headers headers{{"Content-Type", "application/json"}, {"Content-Version", "1"}};
+    if (!links.empty()) headers.emplace_back("Link", swift::render_links(links));
+    co_await ex.respond(200, std::move(headers), dump(body));
+  }
+
+  // Spec 4.3 and 4.3.1.
+  asio::awaitable<void> manifest(Exchange& ex, const config::DomainConfig& domain,
+                                 const config::RepositoryConfig& repo, std::string scope,
+                                 std::string name, std::string version) {
+    if (!co_await accepted(ex, swift::Media::swift)) co_return;
+    std::optional<std::string> swift_version;
+    if (ex.request().query.find("swift-version") != std::string::npos) {
+      swift_version = swift::query_value(ex.request().query, "swift-version");
+      if (!swift_version || !swift::valid_swift_version(*swift_version)) {
+        co_await problem(ex, 400, "invalid swift-version: expected <major>[.<minor>[.<patch>]]");
+        co_return;
+      }
+    }
+    auto v = co_await view(domain, repo, scope, name);
+    if (!v) {
+      const Error e = v.error();
+      co_await problem(ex, status_for(e), e.message);
+      co_return;
+    }
+    const View& view = **v;
+    const Release* release = servable(view, version);
+    if (!release) {
+      co_await problem(ex, 404, "release not found: " + scope + "." + name + " " + version);
+      co_return;
+    }
+    const json record = parse_manifest(release->record.manifest);
+    json manifests = json::object();
+    if (auto m = record.find("manifests"); m != record.end() && m->is_object()) manifests = *m;
+    const std::string url = base_url(ex, domain, repo) + view.scope + "/" + view.name + "/" +
+                            version + "/Package.swift";
+    std::string filename = "Package.swift";
+    if (swift_version) {
+      filename = "Package@swift-" + *swift_version + ".swift";
+      if (!manifests.contains(filename)) {
+        Headers headers{{"Location", url}, {"Content-Version", "1"}};
+        co_await ex.respond(303, std::move(headers), std::string());
+        co_return;
+      }
+    }
+    auto it = manifests.find(filename);
+    if (it == manifests.end() || !it->is_string()) {
+      co_await problem(ex, 404, "the release has no " + filename);
+      co_return;
+    }
+    Headers headers{{"Content-Type", "text/x-swift"},
+                    {"Content-Version", "1"},
+                    {"Content-Disposition", "attachment; filename=\"" + filename + "\""},
+                    {"Cache-Control", "public, immutable"}};
+    // A Link for every version-specific manifest in the archive (MUST, 4.3).
+    std::vector<swift::Link> links;
+    for (auto& [file, content] : manifests.items()) {
+      auto sv = swift::manifest_swift_version(file);
+      if (!sv || !content.is_string()) continue;
+      swift::Link l{url + "?swift-version=" + *sv, "alternate", {{"filename", file}}};
+      const std::string tools = swift::tools_version(content.get_ref<const std::string&>());
+      if (!tools.empty()) l.params.emplace_back("swift-tools-version", tools);
+      links.push_back(std::move(l));
+    }
+    if (!links.empty()) headers.emplace_back("Link", swift::render_links(links));
+    std::string body = it->get<std::string>();
+    co_await ex.respond(200, std::move(headers), std::move(body));
+  }
+
+  // Spec 4.4.
+  asio::awaitable<void> archive(Exchange& ex, const config::DomainConfig& domain,
+                                const config::RepositoryConfig& repo, std::string scope,
+                                std::string name, std::string version) {
+    if (!co_await accepted(ex, swift::Media::zip)) co_return;
+    auto v = co_await view(domain, repo, scope, name);
+    if (!v) {
+      const Error e = v.error();
+      co_await problem(ex, status_for(e), e.message);
+      co_return;
+    }
+    const ViewPtr view = *v;
+    const Release* release = servable(*view, version);
+    if (!release) {
+      co_await problem(ex, 404, "release not found: " + scope + "." + name + " " + version);
+      co_return;
+    }
+    const std::string asset = asset_name(name, version);
+    auto order = ctx.topology.resolution_order(domain.name, repo.name);
+    const OriginPolicy policy =
+        co_await load_policy(ctx, domain, repo, std::string(k_format), scope, name);
+    const PackageKey key{domain.name, repo.name, std::string(k_format), scope, name};
+    auto stored = co_await locate_stored(ctx, order, policy, key, asset, version);
+    if (!stored) {
+      const Error e = stored.error();
+      co_await problem(ex, 500, e.message);
+      co_return;
+    }
+    if (!stored->found) {
+      co_await problem(ex, 404, "source archive not found: " + scope + "." + name + " " + version);
+      co_return;
+    }
+    Headers headers{{"Content-Type", "application/zip"},
+                    {"Content-Version", "1"},
+                    {"Cache-Control", "public, immutable"},
+                    {"Content-Disposition",
+                     "attachment; filename=\"" + view->name + "-" + version + ".zip\""}};
+    if (auto sha = from_hex<32>(stored->found->asset.sha256_hex))
+      headers.emplace_back("Digest", "sha-256=" + base64_encode(*sha));
+    const json record = parse_manifest(release->record.manifest);
+    if (auto sig = record.find("signature"); sig != record.end() && sig->is_object()) {
+      headers.emplace_back("X-Swift-Package-Signature-Format", str_field(*sig, "format"));
+      headers.emplace_back("X-Swift-Package-Signature", str_field(*sig, "base64"));
+    }
+    co_await serve_located(ctx, ex, repo, *stored->found, key, version, std::move(headers));
+  }
+
+  // Spec 4.5: the identifiers whose release metadata names the URL in repositoryURLs, over
+  // the repository and the upstream repositories it may take each package from.
+  asio::awaitable<void> identifiers(Exchange& ex, const config::DomainConfig& domain,
+                                    const config::RepositoryConfig& repo) {
+    if (!co_await accepted(ex, swift::Media::json)) co_return;
+    auto url = swift::query_value(ex.request().query, "url");
+    if (!url || url->empty()) {
+      co_await problem(ex, 400, "the url query parameter is required");
+      co_return;
+    }
+    const std::string wanted = swift::normalize_repository_url(*url);
+    auto order = ctx.topology.resolution_order(domain.name, repo.name);
+    const std::string requester = repo.name;
+    auto found = co_await offload(ctx.pool, [&]() -> Result<std::vector<std::string>> {
+      std::map<std::string, std::string> ids;  // lower-case identifier -> as published
+      for (auto* r : order) {
+        const std::string prefix = "pv\x1f" + domain.name + '\x1f' + r->name + '\x1f' +
+                                   std::string(k_format) + '\x1f';
+        std::string after;
+        for (;;) {
+          ARCA_TRY(auto rows, ctx.store.scan(cache::Space::index, prefix, 1000, after));
+          for (auto& [k, value] : rows) {
+            auto rec = decode_version(value);
+            if (!rec || (rec->status != "Published" && rec->status != "Unlisted")) continue;
+            json m = parse_manifest(rec->manifest);
+            auto meta = m.find("metadata");
+            if (meta == m.end() || !meta->is_object()) continue;
+            auto urls = meta->find("repositoryURLs");
+            if (urls == meta->end() || !urls->is_array()) continue;
+            bool match = false;
+            for (auto& u : *urls) {
+              if (u.is_string() && swift::normalize_repository_url(u.get<std::string>()) == wanted)
+                match = true;
+            }
+            if (!match) continue;
+            const std::string scope = str_field(m, "scope"), name = str_field(m, "name");
+            const std::string id = swift::lower(scope) + "." + swift::lower(name);
+            if (ids.count(id)) continue;
+            if (r->name != requester &&
+                !ctx.policy(domain.name, k_format, swift::lower(scope), swift::lower(name))
+                     .allows(pg::RestrictionType::internal_upstream, requester))
+              continue;
+            ids[id] = scope + "." + name;
+          }
+          if (rows.size() < 1000) break;
+          after = rows.back().first;
+        }
+      }
+      std::vector<std::string> out;
+      for (auto& [lowered, id] : ids) out.push_back(id);
+      return out;
+    });
+    if (!found) {
+      const Error e = found.error();
+      co_await problem(ex, status_for(e), e.message);
+      co_return;
+    }
+    if (found->empty()) {
+      co_await problem(ex, 404, "no package identifiers are registered for " + *url);
+      co_return;
+    }
+    json body = {{"identifiers", *found}};
+    Headers headers{{"Content-Type", "application/json"}, {"Content-Version", "1"}};
+    co_await ex.respond(200, std::move(headers), dump(body));
+  }
+
+  // Spec 4.6 (synchronous publication, 4.6.3.1).
+  asio::awaitable<void> publish(Exchange& ex, const config::DomainConfig& domain,
+                                const config::RepositoryConfig& repo, std::string scope_as_sent,
+                                std::string name_as_sent, std::string version) {
+    if (!co_await accepted(ex, swift::Media::json)) co_return;
+    const Request& req = ex.request();
+    const std::string scope = swift::lower(scope_as_sent), name = swift::lower(name_as_sent);
+    const std::string ct = swift::lower(req.header("content-type"));
+    if (ct.rfind("multipart/form-data", 0) != 0) {
+      co_await problem(ex, 415, "a release is published as multipart/form-data");
+      co_return;
+    }
+    auto parts = pypi::parse_multipart(req.body, req.header("content-type"));
+    if (!parts) {
+      const Error e = parts.error();
+      co_await problem(ex, 400, "malformed multipart body: " + e.message);
+      co_return;
+    }
+    std::optional<std::string_view> archive_bytes, signature, metadata_text;
+    for (auto& p : *parts) {
+      if (p.name == "source-archive") archive_bytes = p.data;
+      else if (p.name == "source-archive-signature") signature = p.data;
+      else if (p.name == "metadata") metadata_text = p.data;
+    }
+    if (!archive_bytes) {
+      co_await problem(ex, 422, "the source-archive part is required");
+      co_return;
+    }
+    const std::string signature_format(req.header("x-swift-package-signature-format"));
+    if (signature && signature_format.empty()) {
+      co_await problem(ex, 400,
+                       "a signed source archive needs the X-Swift-Package-Signature-Format header");
+      co_return;
+    }
+    json metadata = json::object();
+    if (metadata_text && !metadata_text->empty()) {
+      auto parsed = swift::parse_metadata(*metadata_text);
+      if (!parsed) {
+        const Error e = parsed.error();
+        co_await problem(ex, 422, e.message);
+        co_return;
+      }
+      metadata = std::move(*parsed);
+    }
+    auto manifests = swift::read_manifests(*archive_bytes);
+    if (!manifests) {
+      const Error e = manifests.error();
+      co_await problem(ex, 422, e.message);
+      co_return;
+    }
+    const std::string what = scope_as_sent + "." + name_as_sent + " " + version;
+    if (const OriginPolicy policy =
+            co_await load_policy(ctx, domain, repo, std::string(k_format), scope, name);
+        !policy.allows(pg::RestrictionType::publish, repo.name)) {
+      co_await problem(ex, 403,
+                       "publishing " + scope_as_sent + "." + name_as_sent + " to repository " +
+                           repo.name + " is not allowed by " +
+                           policy.blocker(pg::RestrictionType::publish, repo.name));
+      co_return;
+    }
+    // A release that exists (4.6: 409) here, or that the repository gets from an upstream
+    // repository (the shared conflict: repo::publish_conflict).
+    auto v = co_await view(domain, repo, scope, name);
+    if (!v) {
+      const Error e = v.error();
+      co_await problem(ex, status_for(e), e.message);
+      co_return;
+    }
+    if (auto it = (*v)->releases.find(version); it != (*v)->releases.end()) {
+      auto conflict = repo::publish_conflict(it->second.source, repo.name, what, "published");
+      std::string detail = conflict ? *conflict
+                                    : "a release with version " + version + " already exists";
+      co_await problem(ex, 409, std::move(detail));
+      co_return;
+    }
+    json record_manifest = {{"scope", scope_as_sent},
+                            {"name", name_as_sent},
+                            {"metadata", metadata},
+                            {"manifests", *manifests}};
+    if (signature) {
+      record_manifest["signature"] = {{"format", signature_format},
+                                      {"base64", base64_encode(*signature)}};
+    }
+    const PackageKey k{domain.name, repo.name, std::string(k_format), scope, name};
+    const std::string asset = asset_name(name, version);
+    const std::string_view bytes = *archive_bytes;
+    const std::string manifest_text = dump(record_manifest);
+    auto commit = [this, &k, &asset, &bytes, &manifest_text, &version]() -> Result<bool> {
+      std::lock_guard lock(publish_mutex);
+      ARCA_TRY(auto existing, find_version(ctx.store, k, version));
+      if (existing) return false;
+      const int64_t now = now_unix_ms();
+      cache::Batch batch;
+      ARCA_TRY(auto writer, ctx.store.begin_blob());
+      ARCA_TRY_VOID(writer->append(bytes));
+      ARCA_TRY(auto blob, writer->finish());
+      batch.add_blob(*writer);
+      AssetRecord a{version, to_hex(blob.digests.sha256), blob.size};
+      VersionRecord vr;
+      vr.version = version;
+      vr.status = "Published";
+      vr.origin = "INTERNAL";
+      vr.entry.repository = k.repo;
+      vr.published_unix_ms = now;
+      vr.manifest = manifest_text;
+      vr.assets.emplace_back(asset, a);
+      batch.put(cache::Space::index, version_key(k, version), encode(vr));
+      batch.put(cache::Space::index, asset_key(k, asset), encode(a));
+      ARCA_TRY(auto pkg, find_package(ctx.store, k));
+      if (!pkg)
+        batch.put(cache::Space::index, package_key(k), encode(PackageRecord{json::object(), now}));
+      ARCA_TRY_VOID(set_initial_origin(ctx.store, batch, k, Arrival::published));
+      ARCA_TRY_VOID(ctx.store.commit(std::move(batch), /*durable=*/true));
+      return true;
+    };
+    auto written = co_await offload(ctx.pool, std::move(commit));
+    if (!written) {
+      const Error e = written.error();
+      co_await problem(ex, status_for(e), e.message);
+      co_return;
+    }
+    if (!*written) {
+      co_await problem(ex, 409, "a release with version " + version + " already exists");
+      co_return;
+    }
+    ctx.generations.package_changed(domain.name, k_format, scope, name);
+    ++ctx.metrics.publishes;
+    ARCA_LOG_INFO("published swift {} to {}/{}", what, domain.name, repo.name);
+    Headers headers{{"Content-Version", "1"},
+                    {"Location", base_url(ex, domain, repo) + scope_as_sent + "/" + name_as_sent +
+                                     "/" + version}};
+    co_await ex.respond(201, std::move(headers), std::string());
+  }
+};
+
+asio::awaitable<void> SwiftHandler::handle(Exchange& ex, const config::DomainConfig& domain,
+                                           const config::RepositoryConfig& repo, std::string rest) {
+  auto& impl = *this;
+  const std::string& method = ex.request().method;
+  const bool read = method == "GET" || method == "HEAD";
+  std::vector<std::string> segments;
+  for (auto raw : split(rest, '/')) {
+    auto decoded = percent_decode(raw);
+    if (!decoded) {
+      co_await impl.problem(ex, 400, "malformed percent-encoding in the path");
+      co_return;
+    }
+    segments.push_back(std::move(*decoded));
+  }
+  if (segments.size() == 1 && segments[0] == "login") {
+    // The router has checked the credentials (spec: openapi /login).
+    if (method != "POST") {
+      co_await impl.problem(ex, 405, "log in with POST");
+      co_return;
+    }
+    Headers headers{{"Content-Version", "1"}};
+    co_await ex.respond(200, std::move(headers), std::string());
+    co_return;
+  }
+  if (segments.size() == 1 && segments[0] == "identifiers") {
+    if (!read) {
+      co_await impl.problem(ex, 405, "method not allowed");
+      co_return;
+    }
+    co_await impl.identifiers(ex, domain, repo);
+    co_return;
+  }
+  if (segments.size() < 2 || segments.size() > 4) {
+    co_await impl.problem(ex, 404, "not found");
+    co_return;
+  }
+  std::string scope = segments[0], name = segments[1];
+  // 4.1: the list MAY be asked with a ".json" extension.
+  if (segments.size() == 2 && name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0)
+    name.resize(name.size() - 5);
+  if (!swift::valid_scope(scope)) {
+    co_await impl.problem(ex, 400, "invalid package scope: " + scope);
+    co_return;
+  }
+  if (!swift::valid_name(name)) {
+    co_await impl.problem(ex, 400, "invalid package name: " + name);
+    co_return;
+  }
+  const std::string scope_lower = swift::lower(scope), name_lower = swift::lower(name);
+  if (segments.size() == 2) {
+    if (!read) {
+      co_await impl.problem(ex, 405, "method not allowed");
+      co_return;
+    }
+    co_await impl.list_releases(ex, domain, repo, scope_lower, name_lower);
+    co_return;
+  }
+  std::string version = segments[2];
+  bool zip = false;
+  if (segments.size() == 3) {
+    if (version.size() > 4 && version.compare(version.size() - 4, 4, ".zip") == 0) {
+      zip = true;
+      version.resize(version.size() - 4);
+    } else if (version.size() > 5 && version.compare(version.size() - 5, 5, ".json") == 0 &&
+               !swift::valid_version(version)) {
+      version.resize(version.size() - 5);
+    }
+  }
+  if (!swift::valid_version(version)) {
+    co_await impl.problem(ex, 400, "invalid version: " + version + " (a SemVer 2.0 version is required)");
+    co_return;
+  }
+  if (segments.size() == 4) {
+    if (segments[3] != "Package.swift") {
+      co_await impl.problem(ex, 404, "not found");
+      co_return;
+    }
+    if (!read) {
+      co_await impl.problem(ex, 405, "method not allowed");
+      co_return;
+    }
+    co_await impl.manifest(ex, domain, repo, scope_lower, name_lower, version);
+    co_return;
+  }
+  if (zip) {
+    if (!read) {
+      co_await impl.problem(ex, 405, "method not allowed");
+      co_return;
+    }
+    co_await impl.archive(ex, domain, repo, scope_lower, name_lower, version);
+    co_return;
+  }
+  if (method == "PUT") {
+    co_await impl.publish(ex, domain, repo, scope, name, version);
+    co_return;
+  }
+  if (!read) {
+    co_await impl.problem(ex, 405, "method not allowed");
+    co_return;
+  }
+  co_await impl.release_metadata(ex, domain, repo, scope_lower, name_lower, version);
+}
+
+namespace swift {
+FormatPtr make_format(Context& context) { return std::make_unique<SwiftHandler>(context); }
+}  // namespace swift
+
+}  // namespace arca::formats
