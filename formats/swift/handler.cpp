@@ -179,7 +179,8 @@ struct SwiftHandler final : Format {
             out->scope = str_field(m, "scope");
             out->name = str_field(m, "name");
           }
-          out->releases.emplace(v.version, Release{std::move(v), repo::Source{r, nullptr}});
+          std::string version = v.version;
+          out->releases.emplace(std::move(version), Release{std::move(v), repo::Source{r, nullptr}});
         }
       }
       return {};
