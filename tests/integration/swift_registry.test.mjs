@@ -409,3 +409,31 @@ test('the CodeArtifact API over Swift packages: list, describe, Unlisted', { ski
   assertProblem(await get('store', 'mona/linkedlist/2.0.0-beta.1'), 404);
   assert.equal((await publish('store', 'Mona.LinkedList', '2.0.0-beta.1', { archive: zips['2.0.0-beta.1'] })).status, 201);
 });
+
+test('copy, dispose and delete through the CodeArtifact API', { skip, timeout: 60_000 }, async () => {
+  await aws.ok(['create-repository', '--domain', domain, '--repository', 'copies']);
+  const copied = await aws.ok(['copy-package-versions', '--domain', domain, '--source-repository', 'store',
+    '--destination-repository', 'copies', '--format', 'swift', '--namespace', 'mona', '--package', 'linkedlist',
+    '--versions', '1.0.0', '2.0.0-beta.1']);
+  assert.deepEqual(Object.keys(copied.successfulVersions).sort(), ['1.0.0', '2.0.0-beta.1']);
+  // The copy serves like a publish there (spec 4.1, 4.2, 4.3, 4.4), statuses kept: 1.0.0 is
+  // Unlisted (above), so only listed by key.
+  const list = JSON.parse((await get('copies', 'mona/linkedlist')).body.toString());
+  assert.deepEqual(Object.keys(list.releases), ['2.0.0-beta.1']);
+  const meta = JSON.parse((await get('copies', 'mona/linkedlist/1.0.0')).body.toString());
+  assert.equal(meta.id, 'Mona.LinkedList');
+  assert.equal((await get('copies', 'mona/linkedlist/1.0.0/Package.swift', V1.swift)).body.toString(), manifest('5.5'));
+  assert.ok((await get('copies', 'mona/linkedlist/1.0.0.zip', V1.zip)).body.equals(zips['1.0.0']));
+  // Disposed: neither listed nor served; deleting the package: 404 for everything.
+  await aws.ok(['dispose-package-versions', '--domain', domain, '--repository', 'copies', '--format', 'swift',
+    '--namespace', 'mona', '--package', 'linkedlist', '--versions', '1.0.0']);
+  assertProblem(await get('copies', 'mona/linkedlist/1.0.0.zip', V1.zip), 404);
+  assertProblem(await get('copies', 'mona/linkedlist/1.0.0'), 404);
+  assert.deepEqual(Object.keys(JSON.parse((await get('copies', 'mona/linkedlist')).body.toString()).releases),
+    ['2.0.0-beta.1']);
+  // Debian's CLI has no delete-package: the SDK sends it.
+  await sdkClient(sdk, arca).send(new sdk.DeletePackageCommand({ domain, repository: 'store', format: 'swift',
+    namespace: 'other', package: 'secret' }));
+  assertProblem(await get('store', 'other/secret'), 404);
+  assertProblem(await get('store', 'other/secret/1.0.0.zip', V1.zip), 404);
+});
