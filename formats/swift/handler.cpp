@@ -28,8 +28,10 @@
 #include "formats/asset_path.hpp"
 #include "formats/pypi/pypi.hpp"  // parse_multipart (RFC 7578), shared with NuGet
 #include "formats/swift/swift.hpp"
+#include "formats/upstream_documents.hpp"
 #include "formats/view_cache.hpp"
 #include "net/blocking.hpp"
+#include "net/codeartifact_upstreams.hpp"
 #include "net/http_util.hpp"
 
 #include <algorithm>
@@ -70,6 +72,9 @@ std::string asset_name(std::string_view name_lower, std::string_view version) {
 struct Release {
   VersionRecord record;
   repo::Source source;
+  // Listed by the external connection of source.repo and not stored anywhere reachable yet:
+  // its metadata, manifests and archive come from the connection (archives are ingested).
+  bool external = false;
 };
 
 struct View {
@@ -81,6 +86,7 @@ struct View {
   // Published versions, highest precedence first (what list releases and Link headers name).
   std::vector<std::string> listed;
   std::string blocked;  // which origin controls kept upstream repositories out, when any did
+  std::string missing_reason;  // an external connection's failure, when nothing else answered
 };
 using ViewPtr = std::shared_ptr<View>;
 
@@ -107,10 +113,95 @@ struct SwiftHandler final : Format {
   }
 
   Context& ctx;
+  // External connections' documents: release lists and release metadata (JSON), manifests.
+  UpstreamDocuments documents;
+  UpstreamDocuments manifest_documents;
   ViewCache<View> views;
   std::mutex publish_mutex;
 
-  explicit SwiftHandler(Context& c) : ctx(c), views(c.config.cache.memory_cache_bytes / 8) {}
+  explicit SwiftHandler(Context& c)
+      : ctx(c),
+        documents(c, document_traits(c, "swift", "application/vnd.swift.registry.v1+json", &parse_json),
+                  c.config.cache.memory_cache_bytes / 16),
+        manifest_documents(c,
+                           document_traits(c, "swift-manifest",
+                                           "application/vnd.swift.registry.v1+swift", &parse_swift),
+                           c.config.cache.memory_cache_bytes / 16),
+        views(c.config.cache.memory_cache_bytes / 8) {}
+
+  // --- External connections (formats/upstream_documents.hpp) ---
+
+  using Parser = Result<std::shared_ptr<const void>> (*)(std::string&, const ResponseHead&,
+                                                         const std::string&, const std::string&);
+  static DocumentTraits document_traits(const Context& c, const char* prefix, const char* accept,
+                                        Parser parser) {
+    DocumentTraits t;
+    t.meta_prefix = prefix;
+    t.format = std::string(k_format);
+    t.accept = accept;
+    t.max_bytes = c.config.upstream.max_metadata_bytes;
+    t.memory_cost_factor = 3;
+    t.too_large_message = "the upstream document is larger than upstream.max_metadata_bytes";
+    t.parse_response = parser;
+    t.parse_stored = &parse_stored;
+    return t;
+  }
+  // Stored bodies are JSON objects: the upstream's own (release lists, release metadata) or,
+  // for manifests, {"body": manifest, "alternates": [{"filename", "swift-tools-version"}]}.
+  static Result<std::shared_ptr<const void>> parse_stored(const std::string& body) {
+    auto j = json::parse(body, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+      return make_error(Errc::upstream_error, "the upstream document is not a JSON object");
+    return std::shared_ptr<const void>(std::make_shared<const json>(std::move(j)));
+  }
+  static Result<std::shared_ptr<const void>> parse_json(std::string& body, const ResponseHead&,
+                                                        const std::string&, const std::string&) {
+    return parse_stored(body);
+  }
+  static Result<std::shared_ptr<const void>> parse_swift(std::string& body,
+                                                         const ResponseHead& head,
+                                                         const std::string&, const std::string&) {
+    json alternates = json::array();
+    for (auto& l : swift::parse_links(head.header("link"))) {
+      if (l.rel != "alternate") continue;
+      json a = json::object();
+      for (auto& [k, v] : l.params) {
+        if (k == "filename" || k == "swift-tools-version") a[k] = v;
+      }
+      if (a.contains("filename") && swift::manifest_swift_version(a["filename"].get<std::string>()))
+        alternates.push_back(a);
+    }
+    json doc = {{"body", body}, {"alternates", alternates}};
+    body = dump(doc);
+    return std::shared_ptr<const void>(std::make_shared<const json>(std::move(doc)));
+  }
+
+  // A document of `ec` (`path` under its base URL); null when the upstream does not have it.
+  asio::awaitable<Result<std::pair<std::shared_ptr<const json>, int64_t>>> upstream_json(
+      UpstreamDocuments& docs, const config::ExternalConnectionConfig* ec, std::string path) {
+    DocumentRequest request;
+    request.url = path;
+    request.what = "swift " + path;
+    request.key = std::move(path);
+    auto d = co_await docs.get(ec, std::move(request));
+    if (!d) co_return d.error();
+    std::shared_ptr<const json> doc;
+    if (d->found) doc = std::static_pointer_cast<const json>(d->parsed);
+    co_return std::make_pair(doc, d->fresh_until_ms);
+  }
+
+  // The release metadata (spec 4.2) of an external release; errors for a missing one.
+  asio::awaitable<Result<std::shared_ptr<const json>>> external_release(const Release& release,
+                                                                       std::string scope,
+                                                                       std::string name) {
+    auto d = co_await upstream_json(documents, release.source.connection,
+                                    scope + "/" + name + "/" + release.record.version);
+    if (!d) co_return d.error();
+    if (!d->first)
+      co_return make_error(Errc::not_found, "release not found upstream: " + scope + "." + name +
+                                                " " + release.record.version);
+    co_return d->first;
+  }
 
   // --- Responses (spec 3.3, 3.5: problem details, Content-Version) ---
 
@@ -186,6 +277,52 @@ struct SwiftHandler final : Format {
       return {};
     });
     if (!built) co_return built.error();
+    // External connections (each repository's, in resolution order): releases not stored yet,
+    // when EXTERNAL_UPSTREAM allows the repository owning the connection.
+    std::optional<Error> upstream_failure;
+    for (auto* r : reachable) {
+      auto* ec = ctx.topology.external_connection(*r);
+      if (!ec || !ec->serves(k_format)) continue;
+      if (!policy.allows(pg::RestrictionType::external_upstream, r->name)) {
+        view->blocked += std::string(view->blocked.empty() ? "" : "; ") + "from " + ec->name +
+                         " into " + r->name + ", blocked by " +
+                         policy.blocker(pg::RestrictionType::external_upstream, r->name);
+        continue;
+      }
+      auto list = co_await upstream_json(documents, ec, scope + "/" + name);
+      if (!list) {
+        upstream_failure = list.error();
+        view->fresh_until_ms = std::min(view->fresh_until_ms, now_unix_ms() + 1000);
+        continue;
+      }
+      view->fresh_until_ms = std::min(view->fresh_until_ms, list->second);
+      if (!list->first) continue;
+      auto releases = list->first->find("releases");
+      if (releases == list->first->end() || !releases->is_object()) continue;
+      for (auto& [version, entry] : releases->items()) {
+        // 4.1: releases with a problem are unavailable.
+        if (!swift::valid_version(version) || view->releases.count(version)) continue;
+        if (entry.is_object() && entry.contains("problem")) continue;
+        // The spelling as published, from the release's URL (".../Mona/LinkedList/1.0.0"),
+        // while nothing stored names it.
+        if (view->scope.empty() && entry.is_object()) {
+          auto parts = split(str_field(entry, "url"), '/');
+          if (parts.size() >= 3 && parts[parts.size() - 1] == version &&
+              swift::lower(parts[parts.size() - 3]) == scope &&
+              swift::lower(parts[parts.size() - 2]) == name) {
+            view->scope = std::string(parts[parts.size() - 3]);
+            view->name = std::string(parts[parts.size() - 2]);
+          }
+        }
+        Release release;
+        release.record.version = version;
+        release.record.origin = "EXTERNAL";
+        release.source = repo::Source{r, ec};
+        release.external = true;
+        view->releases.emplace(version, std::move(release));
+      }
+    }
+    if (view->releases.empty() && upstream_failure) view->missing_reason = upstream_failure->message;
     if (view->scope.empty() || view->name.empty()) {
       view->scope = scope;
       view->name = name;
@@ -228,6 +365,11 @@ struct SwiftHandler final : Format {
       co_return;
     }
     const View& view = **v;
+    if (view.listed.empty() && !view.missing_reason.empty()) {
+      co_await problem(ex, 502, "the upstream registry failed for " + scope + "." + name + ": " +
+                                    view.missing_reason);
+      co_return;
+    }
     if (view.listed.empty()) {
       std::string detail = "package not found: " + scope + "." + name;
       if (!view.blocked.empty()) detail += " (new versions are not taken " + view.blocked + ")";
@@ -256,6 +398,34 @@ struct SwiftHandler final : Format {
     co_await ex.respond(200, std::move(headers), std::move(body));
   }
 
+  // Release metadata (spec 4.2) of a stored release.
+  static json stored_release_json(const View& view, const Release& release, const std::string& name,
+                                  const std::string& version) {
+    const json manifest = parse_manifest(release.record.manifest);
+    json resource = {{"name", "source-archive"}, {"type", "application/zip"}};
+    const std::string asset = asset_name(name, version);
+    for (auto& [n, a] : release.record.assets) {
+      if (n == asset) resource["checksum"] = a.sha256_hex;
+    }
+    if (auto sig = manifest.find("signature"); sig != manifest.end() && sig->is_object()) {
+      resource["signing"] = {{"signatureBase64Encoded", str_field(*sig, "base64")},
+                             {"signatureFormat", str_field(*sig, "format")}};
+    }
+    json metadata = json::object();
+    if (auto m = manifest.find("metadata"); m != manifest.end() && m->is_object()) metadata = *m;
+    std::string id = view.scope + "." + view.name;
+    if (std::string sc = str_field(manifest, "scope"), nm = str_field(manifest, "name");
+        !sc.empty() && !nm.empty())
+      id = sc + "." + nm;
+    std::string published = release.record.upstream_time;
+    if (published.empty()) published = iso8601(release.record.published_unix_ms);
+    return {{"id", id},
+            {"version", version},
+            {"resources", json::array({resource})},
+            {"metadata", metadata},
+            {"publishedAt", published}};
+  }
+
   // Spec 4.2.
   asio::awaitable<void> release_metadata(Exchange& ex, const config::DomainConfig& domain,
                                          const config::RepositoryConfig& repo, std::string scope,
@@ -273,23 +443,24 @@ struct SwiftHandler final : Format {
       co_await problem(ex, 404, "release not found: " + scope + "." + name + " " + version);
       co_return;
     }
-    const json manifest = parse_manifest(release->record.manifest);
-    json resource = {{"name", "source-archive"}, {"type", "application/zip"}};
-    const std::string asset = asset_name(name, version);
-    for (auto& [n, a] : release->record.assets) {
-      if (n == asset) resource["checksum"] = a.sha256_hex;
+    json body;
+    if (release->external) {
+      auto doc = co_await external_release(*release, scope, name);
+      if (!doc) {
+        const Error e = doc.error();
+        co_await problem(ex, status_for(e), e.message);
+        co_return;
+      }
+      body = **doc;
+      body["version"] = version;
+      if (!body.contains("id") || !body["id"].is_string()) body["id"] = view.scope + "." + view.name;
+      if (!body.contains("resources") || !body["resources"].is_array())
+        body["resources"] = json::array();
+      if (!body.contains("metadata") || !body["metadata"].is_object())
+        body["metadata"] = json::object();
+    } else {
+      body = stored_release_json(view, *release, name, version);
     }
-    if (auto sig = manifest.find("signature"); sig != manifest.end() && sig->is_object()) {
-      resource["signing"] = {{"signatureBase64Encoded", str_field(*sig, "base64")},
-                             {"signatureFormat", str_field(*sig, "format")}};
-    }
-    json metadata = json::object();
-    if (auto m = manifest.find("metadata"); m != manifest.end() && m->is_object()) metadata = *m;
-    json body = {{"id", view.scope + "." + view.name},
-                 {"version", version},
-                 {"resources", json::array({resource})},
-                 {"metadata", metadata},
-                 {"publishedAt", iso8601(release->record.published_unix_ms)}};
     // Link: latest-version, successor-version and predecessor-version among published releases.
     const std::string base = base_url(ex, domain, repo);
     std::vector<swift::Link> links;
@@ -335,22 +506,58 @@ struct SwiftHandler final : Format {
       co_await problem(ex, 404, "release not found: " + scope + "." + name + " " + version);
       co_return;
     }
-    const json record = parse_manifest(release->record.manifest);
-    json manifests = json::object();
-    if (auto m = record.find("manifests"); m != record.end() && m->is_object()) manifests = *m;
     const std::string url = base_url(ex, domain, repo) + view.scope + "/" + view.name + "/" +
                             version + "/Package.swift";
-    std::string filename = "Package.swift";
-    if (swift_version) {
-      filename = "Package@swift-" + *swift_version + ".swift";
-      if (!manifests.contains(filename)) {
-        Headers headers{{"Location", url}, {"Content-Version", "1"}};
-        co_await ex.respond(303, std::move(headers), std::string());
+    const std::string filename =
+        swift_version ? "Package@swift-" + *swift_version + ".swift" : std::string("Package.swift");
+    // The version-specific manifests (file name -> tools version) and the requested one.
+    std::map<std::string, std::string> alternates;
+    std::optional<std::string> content;
+    if (release->external) {
+      const std::string path = scope + "/" + name + "/" + version + "/Package.swift";
+      auto d = co_await upstream_json(manifest_documents, release->source.connection, path);
+      if (!d) {
+        const Error e = d.error();
+        co_await problem(ex, status_for(e), e.message);
         co_return;
       }
+      if (!d->first) {
+        co_await problem(ex, 404, "the upstream registry has no Package.swift for " + version);
+        co_return;
+      }
+      if (auto a = d->first->find("alternates"); a != d->first->end() && a->is_array()) {
+        for (auto& alt : *a) alternates[str_field(alt, "filename")] = str_field(alt, "swift-tools-version");
+      }
+      if (!swift_version) {
+        content = str_field(*d->first, "body");
+      } else if (alternates.count(filename)) {
+        auto variant = co_await upstream_json(manifest_documents, release->source.connection,
+                                              path + "?swift-version=" + *swift_version);
+        if (!variant) {
+          const Error e = variant.error();
+          co_await problem(ex, status_for(e), e.message);
+          co_return;
+        }
+        if (variant->first) content = str_field(*variant->first, "body");
+      }
+    } else {
+      const json record = parse_manifest(release->record.manifest);
+      if (auto m = record.find("manifests"); m != record.end() && m->is_object()) {
+        for (auto& [file, text] : m->items()) {
+          if (!text.is_string()) continue;
+          if (swift::manifest_swift_version(file))
+            alternates[file] = swift::tools_version(text.get_ref<const std::string&>());
+          if (file == filename) content = text.get<std::string>();
+        }
+      }
     }
-    auto it = manifests.find(filename);
-    if (it == manifests.end() || !it->is_string()) {
+    if (swift_version && !content) {
+      // 4.3.1: no such variant: 303 See Other to the unqualified manifest.
+      Headers headers{{"Location", url}, {"Content-Version", "1"}};
+      co_await ex.respond(303, std::move(headers), std::string());
+      co_return;
+    }
+    if (!content) {
       co_await problem(ex, 404, "the release has no " + filename);
       co_return;
     }
@@ -360,16 +567,15 @@ struct SwiftHandler final : Format {
                     {"Cache-Control", "public, immutable"}};
     // A Link for every version-specific manifest in the archive (MUST, 4.3).
     std::vector<swift::Link> links;
-    for (auto& [file, content] : manifests.items()) {
+    for (auto& [file, tools] : alternates) {
       auto sv = swift::manifest_swift_version(file);
-      if (!sv || !content.is_string()) continue;
+      if (!sv) continue;
       swift::Link l{url + "?swift-version=" + *sv, "alternate", {{"filename", file}}};
-      const std::string tools = swift::tools_version(content.get_ref<const std::string&>());
       if (!tools.empty()) l.params.emplace_back("swift-tools-version", tools);
       links.push_back(std::move(l));
     }
     if (!links.empty()) headers.emplace_back("Link", swift::render_links(links));
-    std::string body = it->get<std::string>();
+    std::string body = std::move(*content);
     co_await ex.respond(200, std::move(headers), std::move(body));
   }
 
@@ -401,6 +607,10 @@ struct SwiftHandler final : Format {
       co_await problem(ex, 500, e.message);
       co_return;
     }
+    if (!stored->found && release->external) {
+      co_await ingest_archive(ex, domain, repo, view, release, key, asset);
+      co_return;
+    }
     if (!stored->found) {
       co_await problem(ex, 404, "source archive not found: " + scope + "." + name + " " + version);
       co_return;
@@ -418,6 +628,100 @@ struct SwiftHandler final : Format {
       headers.emplace_back("X-Swift-Package-Signature", str_field(*sig, "base64"));
     }
     co_await serve_located(ctx, ex, repo, *stored->found, key, version, std::move(headers));
+  }
+
+  // An external release's archive: filled from the connection (verified against the checksum
+  // of its release metadata, spec 4.4.1) and ingested (repo/ingest.hpp) with the release
+  // metadata and the manifests read from the archive.
+  asio::awaitable<void> ingest_archive(Exchange& ex, const config::DomainConfig& domain,
+                                       const config::RepositoryConfig& repo, ViewPtr view,
+                                       const Release* release, PackageKey key, std::string asset) {
+    const std::string& version = release->record.version;
+    auto doc = co_await external_release(*release, key.ns, key.name);
+    if (!doc) {
+      const Error e = doc.error();
+      co_await problem(ex, status_for(e), e.message);
+      co_return;
+    }
+    const json upstream = **doc;
+    std::string checksum, signature, signature_format;
+    if (auto rs = upstream.find("resources"); rs != upstream.end() && rs->is_array()) {
+      for (auto& r : *rs) {
+        if (!r.is_object() || str_field(r, "name") != "source-archive") continue;
+        checksum = str_field(r, "checksum");
+        if (auto sg = r.find("signing"); sg != r.end() && sg->is_object()) {
+          signature = str_field(*sg, "signatureBase64Encoded");
+          signature_format = str_field(*sg, "signatureFormat");
+        }
+      }
+    }
+    auto sha256 = from_hex<32>(swift::lower(checksum));
+    if (!sha256) {
+      co_await problem(ex, 502, "the upstream registry declares no SHA-256 checksum for " +
+                                    key.ns + "." + key.name + " " + version);
+      co_return;
+    }
+    const config::ExternalConnectionConfig* ec = release->source.connection;
+    const config::RepositoryConfig* owner = release->source.repo;
+    auto upstream_base = co_await upstream_base_url(ctx.codeartifact, *ec, std::string(k_format));
+    if (!upstream_base) {
+      const Error e = upstream_base.error();
+      co_await problem(ex, status_for(e), e.message);
+      co_return;
+    }
+    FillSpec spec;
+    spec.sha256 = *sha256;
+    spec.request.url = *upstream_base + key.ns + "/" + key.name + "/" + version + ".zip";
+    spec.request.headers.emplace_back("Accept", "application/vnd.swift.registry.v1+zip");
+    spec.key = domain.name + '\x1f' + owner->name + "\x1fswift\x1f" + key.ns + '\x1f' + key.name +
+               '\x1f' + asset;
+    repo::IngestedAsset arrival;
+    arrival.package = key;
+    arrival.version = version;
+    arrival.asset = asset;
+    arrival.upstream_time = str_field(upstream, "publishedAt");
+    cache::Store* store = &ctx.store;
+    const std::string fallback_scope = view->scope, fallback_name = view->name;
+    arrival.shape = [store, upstream, signature, signature_format, fallback_scope,
+                     fallback_name](VersionRecord& vr, const cache::BlobRecord& blob) {
+      json m = parse_manifest(vr.manifest);
+      std::string scope = fallback_scope, name = fallback_name;
+      const std::string id = str_field(upstream, "id");
+      if (auto dot = id.find('.'); dot != std::string::npos && swift::valid_scope(id.substr(0, dot)) &&
+                                   swift::valid_name(id.substr(dot + 1))) {
+        scope = id.substr(0, dot);
+        name = id.substr(dot + 1);
+      }
+      m["scope"] = scope;
+      m["name"] = name;
+      if (auto md = upstream.find("metadata"); md != upstream.end() && md->is_object())
+        m["metadata"] = *md;
+      if (!signature.empty()) m["signature"] = {{"format", signature_format}, {"base64", signature}};
+      if (!m.contains("manifests")) {
+        // The archive's manifests, as for a publish; an archive without them is still kept
+        // (its manifest requests are then 404s).
+        if (auto bytes = store->read_all(blob)) {
+          if (auto manifests = swift::read_manifests(*bytes)) m["manifests"] = *manifests;
+        }
+      }
+      vr.manifest = dump(m);
+    };
+    Headers headers{{"Content-Type", "application/zip"},
+                    {"Content-Version", "1"},
+                    {"Cache-Control", "public, immutable"},
+                    {"Content-Disposition",
+                     "attachment; filename=\"" + view->name + "-" + version + ".zip\""},
+                    {"Digest", "sha-256=" + base64_encode(*sha256)}};
+    if (!signature.empty()) {
+      headers.emplace_back("X-Swift-Package-Signature-Format", signature_format);
+      headers.emplace_back("X-Swift-Package-Signature", signature);
+    }
+    auto filled = co_await fill_and_ingest(ctx, ex, std::move(spec), std::move(arrival), *owner,
+                                           repo, std::move(headers));
+    if (!filled) {
+      const Error e = filled.error();
+      co_await problem(ex, status_for(e), e.message);
+    }
   }
 
   // Spec 4.5: the identifiers whose release metadata names the URL in repositoryURLs, over

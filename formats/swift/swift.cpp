@@ -397,6 +397,59 @@ std::string render_links(const std::vector<Link>& links) {
   return out;
 }
 
+std::vector<Link> parse_links(std::string_view header) {
+  std::vector<Link> out;
+  size_t i = 0;
+  while (i < header.size()) {
+    size_t lt = header.find('<', i);
+    if (lt == std::string_view::npos) break;
+    size_t gt = header.find('>', lt);
+    if (gt == std::string_view::npos) break;
+    Link link;
+    link.url = std::string(header.substr(lt + 1, gt - lt - 1));
+    i = gt + 1;
+    // Parameters up to the next ',' outside quotes.
+    for (;;) {
+      while (i < header.size() && (header[i] == ' ' || header[i] == '\t')) ++i;
+      if (i >= header.size() || header[i] == ',') {
+        if (i < header.size()) ++i;
+        break;
+      }
+      if (header[i] != ';') {  // malformed: skip to the next entry
+        while (i < header.size() && header[i] != ',') ++i;
+        break;
+      }
+      ++i;
+      while (i < header.size() && (header[i] == ' ' || header[i] == '\t')) ++i;
+      size_t key_start = i;
+      while (i < header.size() && header[i] != '=' && header[i] != ';' && header[i] != ',') ++i;
+      std::string key = lower(trim(header.substr(key_start, i - key_start)));
+      std::string value;
+      if (i < header.size() && header[i] == '=') {
+        ++i;
+        while (i < header.size() && header[i] == ' ') ++i;
+        if (i < header.size() && header[i] == '"') {
+          size_t close = header.find('"', i + 1);
+          if (close == std::string_view::npos) close = header.size();
+          value = std::string(header.substr(i + 1, close - i - 1));
+          i = close < header.size() ? close + 1 : close;
+        } else {
+          size_t start = i;
+          while (i < header.size() && header[i] != ';' && header[i] != ',') ++i;
+          value = std::string(trim(header.substr(start, i - start)));
+        }
+      }
+      if (key == "rel") {
+        link.rel = value;
+      } else if (!key.empty()) {
+        link.params.emplace_back(std::move(key), std::move(value));
+      }
+    }
+    out.push_back(std::move(link));
+  }
+  return out;
+}
+
 std::optional<std::string> query_value(std::string_view query, std::string_view name) {
   for (auto pair : split_on(query, '&')) {
     std::string_view k = pair, v;

@@ -101,6 +101,9 @@ struct Link {
   std::vector<std::pair<std::string, std::string>> params;  // quoted on output
 };
 std::string render_links(const std::vector<Link>& links);
+// Parses a Link header value: "<url>; rel=\"x\"; k=v, <url2>; ..." (quoted or bare parameter
+// values; commas inside <> or quotes do not split). Malformed entries are skipped.
+std::vector<Link> parse_links(std::string_view header);
 
 // --- Query strings ---
 

@@ -31,6 +31,7 @@ const V1 = { json: 'application/vnd.swift.registry.v1+json', swift: 'application
   zip: 'application/vnd.swift.registry.v1+zip' };
 
 let arca;
+let upArca; // another arca: the Swift registry behind external connection `swift-registry`
 let aws;
 let work;
 const zips = {}; // version -> Buffer
@@ -113,9 +114,15 @@ const sha256 = (b) => crypto.createHash('sha256').update(b).digest();
 before(async () => {
   if (skip) return;
   work = makeTempDir('swift-archives');
+  upArca = await startArca({ label: 'swift-upstream-registry',
+    config: { domains: [{ name: domain, repositories: [{ name: 'public' }] }] } });
   arca = await startArca({
     label: 'swift',
-    config: { domains: [{ name: domain, repositories: [{ name: 'store' }, { name: 'app', upstreams: ['store'] }] }] },
+    config: {
+      external_connections: { 'swift-registry': { url: `${upArca.baseUrl}/${domain}/swift/public/`, format: 'swift' } },
+      domains: [{ name: domain, repositories: [{ name: 'store' }, { name: 'app', upstreams: ['store'] },
+        { name: 'ext-store', external_connection: 'swift-registry' }, { name: 'ext-app', upstreams: ['ext-store'] }] }],
+    },
   });
   aws = new Aws(arca, { label: 'swift-aws' });
   zips['1.0.0'] = await makeArchive('LinkedList', { 'Package.swift': manifest('5.5'),
@@ -128,6 +135,7 @@ before(async () => {
 
 after(async () => {
   if (arca) await arca.stop();
+  if (upArca) await upArca.stop();
 });
 
 const metadata = JSON.stringify({ description: 'One thing links to another.',
@@ -436,4 +444,60 @@ test('copy, dispose and delete through the CodeArtifact API', { skip, timeout: 6
     namespace: 'other', package: 'secret' }));
   assertProblem(await get('store', 'other/secret'), 404);
   assertProblem(await get('store', 'other/secret/1.0.0.zip', V1.zip), 404);
+});
+
+test('an external connection to a Swift registry: read through, ingested, retained, 409', { skip, timeout: 60_000 }, async () => {
+  const remote = { '1.0.0': await makeArchive('Remote', { 'Package.swift': manifest('5.5') }),
+    '1.1.0': await makeArchive('Remote', { 'Package.swift': manifest('5.9'), 'Package@swift-5.7.swift': manifest('5.7') }) };
+  const upBase = `${upArca.baseUrl}/${domain}/swift/public/`;
+  for (const version of ['1.0.0', '1.1.0']) {
+    const { body, contentType } = publishBody({ archive: remote[version], metadata: JSON.stringify({ description: 'remote' }) });
+    const r = await request(`${upBase}Mona/Remote/${version}`, { method: 'PUT', body,
+      headers: { 'content-type': contentType, accept: V1.json } });
+    assert.equal(r.status, 201, r.body.toString());
+  }
+  // 4.1 through ext-app: the connection's releases.
+  const list = await get('ext-app', 'mona/remote');
+  assert.equal(list.status, 200, list.body.toString());
+  assert.deepEqual(Object.keys(JSON.parse(list.body.toString()).releases), ['1.1.0', '1.0.0']);
+  // 4.2: the upstream's metadata and checksum.
+  const meta = JSON.parse((await get('ext-app', 'mona/remote/1.1.0')).body.toString());
+  assert.equal(meta.id, 'Mona.Remote');
+  assert.equal(meta.resources[0].checksum, sha256(remote['1.1.0']).toString('hex'));
+  assert.equal(meta.metadata.description, 'remote');
+  // 4.3, 4.3.1: manifests and their alternates from the upstream, before any archive is stored.
+  const m = await get('ext-app', 'mona/remote/1.1.0/Package.swift', V1.swift);
+  assert.equal(m.status, 200);
+  assert.equal(m.body.toString(), manifest('5.9'));
+  assert.deepEqual(links(m).map((l) => [l.url, l.params.filename, l.params['swift-tools-version']]),
+    [[`${base('ext-app')}Mona/Remote/1.1.0/Package.swift?swift-version=5.7`, 'Package@swift-5.7.swift', '5.7']]);
+  assert.equal((await get('ext-app', 'mona/remote/1.1.0/Package.swift?swift-version=5.7', V1.swift)).body.toString(), manifest('5.7'));
+  assert.equal((await get('ext-app', 'mona/remote/1.1.0/Package.swift?swift-version=6.0', V1.swift)).status, 303);
+  // 4.6 and CodeArtifact's rule: a release the external connection serves cannot be published
+  // downstream.
+  assertProblem(await publish('ext-app', 'Mona.Remote', '1.1.0', { archive: remote['1.1.0'] }), 409,
+    /available from swift-registry; it cannot be published to ext-app/);
+  // 4.4: the archive, verified against the checksum and ingested.
+  const zip = await get('ext-app', 'mona/remote/1.0.0.zip', V1.zip);
+  assert.equal(zip.status, 200, zip.body.toString());
+  assert.ok(zip.body.equals(remote['1.0.0']));
+  assert.equal(zip.headers.digest, `sha-256=${sha256(remote['1.0.0']).toString('base64')}`);
+  assert.equal(zip.headers['content-disposition'], 'attachment; filename="Remote-1.0.0.zip"');
+  // Retained where CodeArtifact retains it: the repository asked and the one owning the connection.
+  for (const repository of ['ext-app', 'ext-store']) {
+    const d = await aws.ok(['describe-package-version', '--domain', domain, '--repository', repository,
+      '--format', 'swift', '--namespace', 'mona', '--package', 'remote', '--package-version', '1.0.0']);
+    assert.equal(d.packageVersion.origin.originType, 'EXTERNAL');
+    assert.deepEqual(d.packageVersion.origin.domainEntryPoint, { externalConnectionName: 'swift-registry' });
+    assert.equal(d.packageVersion.displayName, 'Mona.Remote');
+  }
+  // With the upstream registry gone, what was ingested is still served, manifests included.
+  await upArca.stop();
+  upArca = null;
+  const stored = JSON.parse((await get('ext-app', 'mona/remote/1.0.0')).body.toString());
+  assert.equal(stored.id, 'Mona.Remote');
+  assert.equal(stored.resources[0].checksum, sha256(remote['1.0.0']).toString('hex'));
+  assert.equal(stored.metadata.description, 'remote');
+  assert.equal((await get('ext-app', 'mona/remote/1.0.0/Package.swift', V1.swift)).body.toString(), manifest('5.5'));
+  assert.ok((await get('ext-app', 'mona/remote/1.0.0.zip', V1.zip)).body.equals(remote['1.0.0']));
 });
