@@ -223,6 +223,23 @@ TEST_CASE("Link headers (RFC 8288) and query values") {
         "<https://x/a/b/1.0.0/Package.swift?swift-version=4>; rel=\"alternate\"; "
         "filename=\"Package@swift-4.swift\"; swift-tools-version=\"4.0\"");
   CHECK(swift::render_links({}).empty());
+  // Parsing (what an upstream registry sends): round trip, bare values, commas in quotes,
+  // malformed entries skipped.
+  auto parsed = swift::parse_links(swift::render_links(links));
+  REQUIRE(parsed.size() == 2);
+  CHECK(parsed[0].url == "https://x/a/b/1.0.0");
+  CHECK(parsed[0].rel == "latest-version");
+  CHECK(parsed[1].rel == "alternate");
+  CHECK(parsed[1].params == links[1].params);
+  auto odd = swift::parse_links(
+      "<https://a/1>; rel=alternate; filename=\"x, y\",garbage, <https://a/2>;REL=\"next\"");
+  REQUIRE(odd.size() == 2);
+  CHECK(odd[0].rel == "alternate");
+  CHECK(odd[0].params[0].second == "x, y");
+  CHECK(odd[1].url == "https://a/2");
+  CHECK(odd[1].rel == "next");
+  CHECK(swift::parse_links("").empty());
+  CHECK(swift::parse_links("<unterminated").empty());
 
   CHECK(swift::query_value("url=https%3A%2F%2Fgithub.com%2Fmona%2FLinkedList", "url") ==
         "https://github.com/mona/LinkedList");
