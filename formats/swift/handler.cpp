@@ -6,6 +6,7 @@
 //
 // URL layout under /<domain>/swift/<repo>/:
 //   login                                   POST: checks the credentials (the router did)
+//   availability                            GET: 200 (SwiftPM's optional availability check)
 //   identifiers?url=<repository URL>        package identifiers published with that URL
 //   <scope>/<name>[.json]                   list releases
 //   <scope>/<name>/<version>[.json]         release metadata; PUT publishes the release
@@ -943,6 +944,16 @@ asio::awaitable<void> SwiftHandler::handle(Exchange& ex, const config::DomainCon
     // The router has checked the credentials (spec: openapi /login).
     if (method != "POST") {
       co_await impl.problem(ex, 405, "log in with POST");
+      co_return;
+    }
+    Headers headers{{"Content-Version", "1"}};
+    co_await ex.respond(200, std::move(headers), std::string());
+    co_return;
+  }
+  if (segments.size() == 1 && segments[0] == "availability") {
+    // SwiftPM's availability check (a registry configured with supportsAvailability): 200.
+    if (!read) {
+      co_await impl.problem(ex, 405, "method not allowed");
       co_return;
     }
     Headers headers{{"Content-Version", "1"}};

@@ -330,9 +330,12 @@ test('lookup identifiers by repository URL (spec 4.5, 4.5.1)', { skip, timeout: 
   assertProblem(await get('store', `identifiers?url=${encodeURIComponent('https://github.com/mona/Other')}`), 404);
 });
 
-test('login (registry.openapi.yaml /login)', { skip, timeout: 30_000 }, async () => {
+test('login (registry.openapi.yaml /login) and availability', { skip, timeout: 30_000 }, async () => {
   const r = await request(`${base('store')}login`, { method: 'POST' });
   assert.equal(r.status, 200);
+  assertProblem(await request(`${base('store')}login`), 405);
+  // SwiftPM's RegistryClient.checkAvailability (GET <registry>/availability): 200 is available.
+  assert.equal((await request(`${base('store')}availability`)).status, 200);
   const t = await aws.ok(['get-authorization-token', '--domain', domain]);
   // Linux clients send the token as HTTP Basic with the user name "token" (~/.netrc).
   const basic = Buffer.from(`token:${t.authorizationToken}`).toString('base64');
