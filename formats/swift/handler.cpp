@@ -307,7 +307,8 @@ struct SwiftHandler final : Format {
         // The spelling as published, from the release's URL (".../Mona/LinkedList/1.0.0"),
         // while nothing stored names it.
         if (view->scope.empty() && entry.is_object()) {
-          auto parts = split(str_field(entry, "url"), '/');
+          const std::string url = str_field(entry, "url");
+          auto parts = split(url, '/');  // views into `url`
           if (parts.size() >= 3 && parts[parts.size() - 1] == version &&
               swift::lower(parts[parts.size() - 3]) == scope &&
               swift::lower(parts[parts.size() - 2]) == name) {
@@ -334,7 +335,10 @@ struct SwiftHandler final : Format {
     std::sort(view->listed.begin(), view->listed.end(), [](const std::string& a, const std::string& b) {
       return swift::compare_versions(a, b) > 0;
     });
-    views.put(key, view, 4096 + view->releases.size() * 2048);
+    // Stored releases carry their manifests (the archive's Package*.swift files).
+    uint64_t cost = 4096;
+    for (auto& [version, release] : view->releases) cost += 512 + release.record.manifest.size();
+    views.put(key, view, cost);
     co_return view;
   }
 
