@@ -25,6 +25,7 @@
 #include "formats/format.hpp"
 
 #include "common/digest.hpp"
+#include "common/json_depth.hpp"
 #include "common/log.hpp"
 #include "formats/asset_path.hpp"
 #include "formats/pypi/pypi.hpp"  // parse_multipart (RFC 7578), shared with NuGet
@@ -150,6 +151,8 @@ struct SwiftHandler final : Format {
   // Stored bodies are JSON objects: the upstream's own (release lists, release metadata) or,
   // for manifests, {"body": manifest, "alternates": [{"filename", "swift-tools-version"}]}.
   static Result<std::shared_ptr<const void>> parse_stored(const std::string& body) {
+    if (!json_nesting_within(body))
+      return make_error(Errc::upstream_error, "the upstream document is nested too deeply");
     auto j = json::parse(body, nullptr, false);
     if (j.is_discarded() || !j.is_object())
       return make_error(Errc::upstream_error, "the upstream document is not a JSON object");

@@ -1,5 +1,6 @@
 #include "formats/swift/swift.hpp"
 
+#include "common/json_depth.hpp"
 #include "common/url.hpp"
 
 #include <archive.h>
@@ -355,6 +356,10 @@ Result<std::map<std::string, std::string>> read_manifests(std::string_view zip,
 }
 
 Result<json> parse_metadata(std::string_view text) {
+  // Copies and dump() of a parsed value recurse per level (common/json_depth.hpp).
+  if (!json_nesting_within(text))
+    return make_error(Errc::invalid_argument, "release metadata is nested more than " +
+                                                  std::to_string(k_max_json_depth) + " levels deep");
   auto j = json::parse(text, nullptr, false);
   if (j.is_discarded()) return make_error(Errc::invalid_argument, "invalid JSON provided for release metadata");
   if (!j.is_object()) return make_error(Errc::invalid_argument, "release metadata must be a JSON object");

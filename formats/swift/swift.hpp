@@ -85,7 +85,8 @@ std::string tools_version(std::string_view manifest);
 // --- Release metadata (spec 4.2.2, 4.6.2, Appendix B) ---
 
 // Parses a `metadata` part: a JSON object whose `repositoryURLs`, when present, is an array of
-// strings. Errors (invalid_argument, for a 422): not JSON, not an object, a bad repositoryURLs.
+// strings. Errors (invalid_argument, for a 422): not JSON, not an object, a bad repositoryURLs,
+// nesting deeper than k_max_json_depth.
 [[nodiscard]] Result<nlohmann::json> parse_metadata(std::string_view text);
 
 // The comparison form of a source repository URL for /identifiers (4.5): lower case, scheme,

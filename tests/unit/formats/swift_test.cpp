@@ -199,6 +199,8 @@ TEST_CASE("release metadata (4.6.2, Appendix B)") {
   CHECK_FALSE(swift::parse_metadata(R"({"repositoryURLs": "https://github.com/mona/x"})"));
   CHECK_FALSE(swift::parse_metadata(R"({"repositoryURLs": [1]})"));
   CHECK_FALSE(swift::parse_metadata(R"({"repositoryURLs": [""]})"));
+  // Nesting that would overflow the stack when copied or serialized (common/json_depth.hpp).
+  CHECK_FALSE(swift::parse_metadata("{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}"));
 }
 
 TEST_CASE("repository URLs for /identifiers (4.5.1)") {
