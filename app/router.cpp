@@ -66,95 +66,42 @@ std::chrono::system_clock::time_point token_clock_now() {
   return std::chrono::system_clock::now() + std::chrono::seconds(offset);
 }
 
-// Checks the credentials of a data-plane request: an arca token as npm Bearer, as the
-// password of HTTP Basic (pip, twine, Maven, NuGet: "aws:<token>"), or bare. No credentials
-// means anonymous, allowed per config. Returns the reason for a 401, or nullopt.
-std::optional<std::string> data_plane_auth_failure(const Context& ctx, const Request& req,
-                                                   std::string_view domain) {
-  std::string_view h = req.header("authorization");
+// Checks the credentials of a data-plane request, as its format presents them (an arca token as
+// npm Bearer, as the password of HTTP Basic, bare, or as NuGet's API key). The rule is the same
+// for every format: no credentials means anonymous, allowed per config; with no access keys
+// configured and anonymous access allowed, a credential that is not an arca token (npm insists
+// on an _authToken before it publishes; `nuget push -ApiKey anything`) counts as anonymous; once
+// access keys are configured, only a valid arca token for the domain. A request its format
+// authenticates as an API key (NuGet push and unlist) is refused with 403 when its key is,
+// 401 when it has none. Returns the refusal, or nullopt.
+std::optional<Refusal> data_plane_refusal(const Context& ctx, const Request& req,
+                                          std::string_view domain, const Format* format) {
   const auto& auth = ctx.config.auth;
-  if (h.empty()) {
-    const bool loopback_listener = is_loopback_host(ctx.config.listen.host);
-    const bool allowed = is_write(req) ? auth.anonymous_write.value_or(loopback_listener)
+  const bool write = is_write(req);
+  const bool key = format && write && format->key_authenticated(req);
+  const Credential credential = format ? format->credential(req) : authorization_credential(req);
+  const bool loopback_listener = is_loopback_host(ctx.config.listen.host);
+  const bool anonymous_allowed = write ? auth.anonymous_write.value_or(loopback_listener)
                                        : auth.anonymous_read.value_or(loopback_listener);
-    if (allowed) return std::nullopt;
-    return std::string("authentication required: use a token from aws codeartifact get-authorization-token");
+  auto refuse = [key](std::string reason) {
+    return Refusal{key ? 403u : 401u, std::move(reason), true, key};
+  };
+  if (credential.malformed) return refuse("malformed Basic credentials");
+  if (credential.token.empty()) {
+    // An API key is required once access keys are configured, even with anonymous writes on.
+    if (anonymous_allowed && !(key && !auth.access_keys.empty())) return std::nullopt;
+    return Refusal{401, "authentication required: use a token from aws codeartifact get-authorization-token",
+                   false, key};
   }
-  std::string token;
-  if (h.size() > 7 && iequals(h.substr(0, 7), "Bearer ")) {
-    token = std::string(h.substr(7));
-  } else if (h.size() > 6 && iequals(h.substr(0, 6), "Basic ")) {
-    auto decoded = base64_decode(h.substr(6));
-    if (!decoded) return std::string("malformed Basic credentials");
-    auto colon = decoded->find(':');
-    if (colon == std::string::npos) return std::string("malformed Basic credentials");
-    token = decoded->substr(colon + 1);
-  } else {
-    token = std::string(h);
+  if (credential.token.rfind("arca1.", 0) != 0) {
+    // Not a credential arca issues: a placeholder while authentication is not configured.
+    if (auth.access_keys.empty() && anonymous_allowed) return std::nullopt;
+    return refuse("the credentials are not an arca authorization token");
   }
-  while (!token.empty() && token.back() == ' ') token.pop_back();
-  if (token.rfind("arca1.", 0) != 0) {
-    // Not a credential arca issues. Once authentication is configured (access keys), any
-    // credential presented must be a valid arca token: a bad one is never anonymous.
-    if (!auth.access_keys.empty()) {
-      return std::string("the credentials are not an arca authorization token");
-    }
-    // With no authentication configured, a placeholder (npm insists on an _authToken before
-    // it publishes) is judged as anonymous.
-    const bool loopback_listener = is_loopback_host(ctx.config.listen.host);
-    const bool allowed = is_write(req) ? auth.anonymous_write.value_or(loopback_listener)
-                                       : auth.anonymous_read.value_or(loopback_listener);
-    if (allowed) return std::nullopt;
-    return std::string("the credentials are not an arca authorization token");
-  }
-  if (!ctx.tokens) return std::string("tokens are not available");
-  auto claims = ctx.tokens->verify(token, token_clock_now());
-  if (!claims) return claims.error().message;
-  if (claims->domain != domain) return std::string("the authorization token is for another domain");
-  return std::nullopt;
-}
-
-// NuGet pushes and unlists carry the arca token as the API key (X-NuGet-ApiKey; Basic
-// "aws:<token>" from a configured source credential is accepted too). A key is required unless
-// anonymous writes are allowed and no access keys are configured (then a placeholder key is
-// anonymous, as for the other formats; an arca token is still verified). Returns the status (401 without a key, 403 with a bad
-// one, as NuGet servers answer) and the reason, or nullopt.
-std::optional<std::pair<unsigned, std::string>> nuget_key_failure(const Context& ctx,
-                                                                  const Request& req,
-                                                                  std::string_view domain) {
-  std::string token(req.header("x-nuget-apikey"));
-  if (token.empty()) {
-    std::string_view h = req.header("authorization");
-    if (h.size() > 6 && iequals(h.substr(0, 6), "Basic ")) {
-      if (auto decoded = base64_decode(h.substr(6))) {
-        if (auto colon = decoded->find(':'); colon != std::string::npos) token = decoded->substr(colon + 1);
-      }
-    } else if (h.size() > 7 && iequals(h.substr(0, 7), "Bearer ")) {
-      token = std::string(h.substr(7));
-    }
-  }
-  while (!token.empty() && token.back() == ' ') token.pop_back();
-  // The rule every format follows (data_plane_auth_failure): with no access keys configured and
-  // anonymous writes allowed, no key or a key that is not an arca token (`nuget push -ApiKey
-  // anything`) counts as anonymous. Once access keys are configured, only arca tokens.
-  if (token.rfind("arca1.", 0) != 0 && ctx.config.auth.access_keys.empty() &&
-      ctx.config.auth.anonymous_write.value_or(is_loopback_host(ctx.config.listen.host))) {
-    return std::nullopt;
-  }
-  if (token.empty()) {
-    return std::pair<unsigned, std::string>(
-        401, "An API key is required to push or unlist: pass an arca authorization token "
-             "(aws codeartifact get-authorization-token) as the API key");
-  }
-  if (token.rfind("arca1.", 0) != 0 || !ctx.tokens) {
-    return std::pair<unsigned, std::string>(
-        403, "The specified API key is invalid: it is not an arca authorization token");
-  }
-  auto claims = ctx.tokens->verify(token, token_clock_now());
-  if (!claims) return std::pair<unsigned, std::string>(403, "The specified API key is invalid: " + claims.error().message);
-  if (claims->domain != domain) {
-    return std::pair<unsigned, std::string>(403, "The specified API key is invalid: the token is for another domain");
-  }
+  if (!ctx.tokens) return refuse("tokens are not available");
+  auto claims = ctx.tokens->verify(credential.token, token_clock_now());
+  if (!claims) return refuse(claims.error().message);
+  if (claims->domain != domain) return refuse("the authorization token is for another domain");
   return std::nullopt;
 }
 
@@ -222,34 +169,24 @@ asio::awaitable<void> Router::handle(Exchange& ex) {
   } else if (auto dp = split_data_path(path)) {
     auto* domain = impl.ctx.topology.domain(dp->domain);
     auto* repo = domain ? impl.ctx.topology.repository(dp->domain, dp->repo) : nullptr;
-    // NuGet writes are authenticated by their API key instead (below).
-    const bool nuget_write = dp->format == "nuget" && is_write(req);
-    auto auth_failure = nuget_write ? std::nullopt : data_plane_auth_failure(impl.ctx, req, dp->domain);
-    auto key_failure = nuget_write ? nuget_key_failure(impl.ctx, req, dp->domain) : std::nullopt;
-    if (key_failure) {
-      Headers headers{{"Content-Type", "text/plain; charset=utf-8"}};
-      if (key_failure->first == 401) headers.emplace_back("WWW-Authenticate", "Basic realm=\"arca\"");
-      co_await ex.respond(key_failure->first, std::move(headers), key_failure->second + "\n");
-    } else if (auth_failure) {
-      // Presenting a bad token is never treated as anonymous.
+    auto* format = impl.handler(dp->format);
+    if (auto refusal = data_plane_refusal(impl.ctx, req, dp->domain, format)) {
+      // Presenting a bad credential is never treated as anonymous.
       Headers headers;
       std::string body;
-      if (dp->format == "npm") {
-        headers.emplace_back("Content-Type", "application/json");
-        headers.emplace_back("WWW-Authenticate", "Bearer realm=\"arca\"");
-        body = json_error(*auth_failure);
+      if (format) {
+        format->refusal(*refusal, headers, body);
       } else {
-        headers.emplace_back("Content-Type", "text/plain");
-        headers.emplace_back("WWW-Authenticate", "Basic realm=\"arca\"");
-        body = "401 Unauthorized: " + *auth_failure + "\n";
+        headers = json_type;
+        body = json_error(refusal->reason);
       }
-      co_await ex.respond(401, std::move(headers), std::move(body));
+      co_await ex.respond(refusal->status, std::move(headers), std::move(body));
     } else if (!domain) {
       co_await ex.respond(404, json_type, json_error("no such domain: " + std::string(dp->domain)));
     } else if (!repo) {
       co_await ex.respond(404, json_type, json_error("no such repository: " + std::string(dp->repo)));
-    } else if (auto* handler = impl.handler(dp->format)) {
-      co_await handler->handle(ex, *domain, *repo, std::string(dp->rest));
+    } else if (format) {
+      co_await format->handle(ex, *domain, *repo, std::string(dp->rest));
     } else {
       co_await ex.respond(404, json_type, json_error("unsupported package format: " + std::string(dp->format)));
     }

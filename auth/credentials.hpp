@@ -27,6 +27,7 @@
 #include "auth/http_fetcher.hpp"
 #include "auth/sigv4.hpp"
 #include "common/error.hpp"
+#include "common/flights.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -176,7 +177,7 @@ class ChainProvider final : public CredentialsProvider {
   std::vector<CredentialsProviderPtr> providers_;
   Clock clock_;
   std::chrono::seconds refresh_early_;
-  detail::FlightGate gate_;
+  FlightGate gate_;
   mutable std::mutex mu_;
   std::optional<AwsCredentials> cached_;
   std::optional<size_t> remembered_;

@@ -22,6 +22,7 @@
 #include "auth/credentials.hpp"
 #include "auth/http_fetcher.hpp"
 #include "common/error.hpp"
+#include "common/flights.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -95,7 +96,7 @@ class TokenManager {
   CredentialsProvider& credentials_;
   Clock clock_;
   std::function<double()> jitter_;
-  detail::FlightGate gate_;
+  FlightGate gate_;
 
   mutable std::mutex mu_;
   std::string token_;

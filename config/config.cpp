@@ -101,7 +101,8 @@ std::string infer_format(const std::string& name) {
       {"public:maven-central", "maven"}, {"public:maven-googleandroid", "maven"},
       {"public:maven-gradleplugins", "maven"}, {"public:maven-commonsware", "maven"},
       {"public:maven-clojars", "maven"}, {"public:nuget-org", "nuget"},
-      {"public:crates-io", "cargo"}};
+      {"public:crates-io", "cargo"},
+      {"public:ruby-gems-org", "ruby"}};
   auto it = k_known.find(name);
   return it == k_known.end() ? "" : it->second;
 }

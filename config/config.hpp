@@ -99,7 +99,7 @@ struct ExternalConnectionConfig {
   // Hosts ("host" for any port, or "host:port") that asset URLs named by this connection's
   // documents (npm dist.tarball, PyPI file links, NuGet packageContent) may point at, besides
   // the connection's own host and port. Anything else is refused before arca connects.
-  // Default: none (pypi.org also allows files.pythonhosted.org).
+  // Default: none (pypi.org also allows files.pythonhosted.org, index.crates.io static.crates.io).
   std::vector<std::string> allowed_hosts;
 };
 

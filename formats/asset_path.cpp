@@ -82,13 +82,18 @@ asio::awaitable<void> serve_located(Context& ctx, Exchange& exchange,
 namespace {
 
 // Whether an asset URL named by a connection's document may be fetched: the connection's own
-// host and port, its allowed_hosts ("host" any port, "host:port"), and for pypi.org the host
-// PyPI serves files from. Upstream documents are not trusted to send arca anywhere else (an
-// internal address, a port scan).
+// host and port, its allowed_hosts ("host" any port, "host:port"), and for the public
+// registries that serve files from another host that host (pypi.org: files.pythonhosted.org;
+// index.crates.io: static.crates.io). Upstream documents are not trusted to send arca anywhere
+// else (an internal address, a port scan).
 bool allowed_asset_host(const config::ExternalConnectionConfig& ec, const Authority& base,
                         const Authority& target) {
   if (target == base) return true;
-  if (base.host == "pypi.org" && target.host == "files.pythonhosted.org") return true;
+  static constexpr std::pair<std::string_view, std::string_view> k_file_hosts[] = {
+      {"pypi.org", "files.pythonhosted.org"}, {"index.crates.io", "static.crates.io"}};
+  for (const auto& [index, files] : k_file_hosts) {
+    if (base.host == index && target.host == files) return true;
+  }
   for (const auto& h : ec.allowed_hosts) {
     std::string entry = h;
     for (auto& c : entry) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -22,6 +22,22 @@
 
 namespace arca::formats {
 
+// What a request presents as its credential (see Format::credential).
+struct Credential {
+  std::string token;       // empty: nothing presented
+  bool malformed = false;  // presented but unreadable (Basic that is not base64 "user:password")
+};
+// `Authorization` read as Bearer, as the password of Basic, or as a bare token.
+Credential authorization_credential(const net::Request& request);
+
+// Why a data-plane request is refused before its format handles it.
+struct Refusal {
+  unsigned status = 401;  // 401: no or unusable credentials; 403: an API key refused
+  std::string reason;     // for people; never contains the credential
+  bool presented = false; // whether a credential was presented
+  bool api_key = false;   // the request is authenticated as an API key (Format::key_authenticated)
+};
+
 class Format {
  public:
   virtual ~Format() = default;
@@ -37,6 +53,20 @@ class Format {
   // Publishing requests (npm publish, twine upload, mvn deploy, NuGet push) get the publish
   // body limit.
   virtual bool is_publish(const net::Request& request, std::string_view rest) const = 0;
+
+  // --- How the format's clients present credentials and are refused (app/router asks) ---
+
+  // The credential a data-plane request presents: an arca token, a placeholder, or nothing.
+  // Default: `Authorization` as Bearer (npm), as the password of Basic ("aws:<token>": pip,
+  // twine, Maven, NuGet), or bare (Cargo, RubyGems).
+  virtual Credential credential(const net::Request& request) const {
+    return authorization_credential(request);
+  }
+  // Whether the request is a write authenticated as an API key is (NuGet push and unlist): a
+  // credential that is refused is a 403, not a 401 challenge.
+  virtual bool key_authenticated(const net::Request& request) const { return false; }
+  // The response to a refused request (401 or 403). Default: text/plain with a Basic challenge.
+  virtual void refusal(const Refusal& refusal, net::Headers& headers, std::string& body) const;
 
   // --- What the control plane asks (the CodeArtifact API over this format's records) ---
   // Each has the behaviour of a format with no rules of its own as its default.

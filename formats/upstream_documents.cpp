@@ -4,7 +4,7 @@
 #include "common/log.hpp"
 #include "net/blocking.hpp"
 #include "net/codeartifact_upstreams.hpp"
-#include "net/flights.hpp"
+#include "common/flights.hpp"
 #include "net/http_util.hpp"
 #include "net/lru.hpp"
 

@@ -2,7 +2,7 @@
 // Merged views (per domain, repository and package) kept while they are valid: built for the
 // current Context::generation and not past their fresh_until_ms; one build per key at a time.
 // View must have `uint64_t generation` and `int64_t fresh_until_ms`. Include only from .cpp
-// files (it includes net/flights.hpp).
+// files (it includes common/flights.hpp).
 //
 //   if (auto v = views.find(key, generation)) co_return *v;
 //   auto [flight, leader] = views.join(key);
@@ -13,7 +13,7 @@
 // Thread-safety: safe from coroutines on any executor.
 
 #include "common/error.hpp"
-#include "net/flights.hpp"
+#include "common/flights.hpp"
 #include "net/lru.hpp"
 #include "repo/records.hpp"
 
@@ -30,7 +30,7 @@ template <class View>
 class ViewCache {
  public:
   using Ptr = std::shared_ptr<View>;
-  using Flight = typename net::Flights<Result<Ptr>>::FlightPtr;
+  using Flight = typename Flights<Result<Ptr>>::FlightPtr;
 
   explicit ViewCache(uint64_t budget_bytes) : views_(budget_bytes) {}
 
@@ -51,7 +51,7 @@ class ViewCache {
 
   std::pair<Flight, bool> join(const std::string& key) { return flights_.join(key); }
   static boost::asio::awaitable<Result<Ptr>> wait(Flight flight) {
-    return net::Flights<Result<Ptr>>::wait(std::move(flight));
+    return Flights<Result<Ptr>>::wait(std::move(flight));
   }
   void complete(const std::string& key, const Flight& flight, const Result<Ptr>& result) {
     flights_.complete(key, flight, result);
@@ -60,7 +60,7 @@ class ViewCache {
  private:
   std::mutex mutex_;
   net::LruMap<Ptr> views_;
-  net::Flights<Result<Ptr>> flights_;
+  Flights<Result<Ptr>> flights_;
 };
 
 }  // namespace arca::formats

@@ -1,5 +1,6 @@
 #include "net/assets.hpp"
 
+#include "common/flights.hpp"
 #include "common/log.hpp"
 #include "net/blocking.hpp"
 
@@ -15,7 +16,6 @@
 namespace arca::net {
 
 namespace asio = boost::asio;
-constexpr auto k_as_tuple = asio::as_tuple(asio::use_awaitable);
 
 std::string json_error(std::string_view message) {
   return nlohmann::json{{"error", message}}.dump(-1, ' ', false,
@@ -53,20 +53,13 @@ struct Fill {
   cache::BlobId blob_id = 0;
   uint32_t chunk_size = 0;
   std::optional<cache::BlobRecord> record;  // once done: where the bytes are for good
-  std::vector<std::pair<std::shared_ptr<asio::steady_timer>, asio::any_io_executor>> waiters;
-
-  // Prereq: mutex held.
-  void notify_locked() {
-    for (auto& [timer, ex] : waiters) {
-      asio::post(ex, [t = timer] { t->cancel(); });
-    }
-    waiters.clear();
-  }
+  Waiters waiters;  // readers waiting for more bytes or the end; guarded by mutex
 };
 
 AssetService::AssetService(asio::io_context& ioc, asio::thread_pool& pool, cache::Store& store,
                            UpstreamClient& client, const config::Config& config, Metrics& metrics)
     : ioc_(ioc), pool_(pool), store_(store), client_(client), config_(config), metrics_(metrics),
+      fills_(std::make_unique<FlightTable<Fill>>()),
       hot_(config.cache.memory_cache_bytes / 4) {}
 
 namespace {
@@ -152,32 +145,26 @@ asio::awaitable<void> AssetService::serve_blob(Exchange& exchange, cache::BlobRe
 }
 
 std::shared_ptr<Fill> AssetService::join(FillSpec&& spec, bool& started) {
-  std::lock_guard lock(mutex_);
-  auto it = fills_.find(spec.key);
-  if (it != fills_.end()) {
-    started = false;
-    return it->second;
-  }
-  // A fill leaves the map only after its commit, so when none is in flight a request that
+  // A fill leaves the table only after its commit, so when none is in flight a request that
   // missed the index before the commit finds the bytes now instead of fetching them again.
-  if (spec.find_stored) {
-    if (auto stored = spec.find_stored()) {
-      started = false;
-      auto done = std::make_shared<Fill>();
-      done->chunk_size = stored->chunk_size;
-      done->state = Fill::State::done;
-      done->content_length = stored->size;
-      done->received = stored->size;
-      done->flushed = stored->size;
-      done->blob_id = stored->id;
-      done->record = *stored;
-      return done;
-    }
-  }
-  auto fill = std::make_shared<Fill>();
+  auto stored = [&spec]() -> std::shared_ptr<Fill> {
+    if (!spec.find_stored) return nullptr;
+    auto record = spec.find_stored();
+    if (!record) return nullptr;
+    auto done = std::make_shared<Fill>();
+    done->chunk_size = record->chunk_size;
+    done->state = Fill::State::done;
+    done->content_length = record->size;
+    done->received = record->size;
+    done->flushed = record->size;
+    done->blob_id = record->id;
+    done->record = *record;
+    return done;
+  };
+  auto [fill, leader] = fills_->join(spec.key, stored);
+  started = leader;
+  if (!leader) return fill;
   fill->chunk_size = store_.chunk_size();
-  fills_.emplace(spec.key, fill);
-  started = true;
   asio::co_spawn(asio::make_strand(ioc_), run_fill(fill, std::move(spec)),
                  [](std::exception_ptr e) {
                    if (e) {
@@ -191,29 +178,23 @@ std::shared_ptr<Fill> AssetService::join(FillSpec&& spec, bool& started) {
   return fill;
 }
 
-void AssetService::finish_fill(const std::shared_ptr<Fill>& fill, const std::string& key) {
-  std::lock_guard lock(mutex_);
-  auto it = fills_.find(key);
-  if (it != fills_.end() && it->second == fill) fills_.erase(it);
-}
-
 asio::awaitable<void> AssetService::run_fill(std::shared_ptr<Fill> fill, FillSpec spec) {
   const std::string key = spec.key;
   auto fail = [&](Error error) {
     // Leave the flight map first, so a request arriving after a client saw this failure
     // starts a fresh fill instead of joining the failed one.
-    finish_fill(fill, key);
+    fills_->end(key, fill);
     ++metrics_.asset_fills_failed;
     if (error.code == Errc::digest_mismatch) ++metrics_.digest_mismatches;
     ARCA_LOG_WARN("fill of {} failed: {}", log::redact_url(spec.request.url), error.message);
     std::lock_guard lock(fill->mutex);
     fill->state = Fill::State::failed;
     fill->error = std::move(error);
-    fill->notify_locked();
+    fill->waiters.wake_all();
   };
   if (!spec.sha512 && !spec.sha1 && !spec.sha256 && !spec.allow_unverified) {
     fail(make_error(Errc::upstream_error, "the upstream declares no digest for this asset"));
-    finish_fill(fill, key);
+    fills_->end(key, fill);
     co_return;
   }
   ++metrics_.upstream_requests;
@@ -221,7 +202,7 @@ asio::awaitable<void> AssetService::run_fill(std::shared_ptr<Fill> fill, FillSpe
   if (!response) {
     ++metrics_.upstream_errors;
     fail(response.error());
-    finish_fill(fill, key);
+    fills_->end(key, fill);
     co_return;
   }
   auto& resp = **response;
@@ -231,13 +212,13 @@ asio::awaitable<void> AssetService::run_fill(std::shared_ptr<Fill> fill, FillSpe
     fail(status == 404 || status == 410
              ? make_error(Errc::not_found, "not found upstream")
              : make_error(Errc::upstream_error, "upstream answered " + std::to_string(status)));
-    finish_fill(fill, key);
+    fills_->end(key, fill);
     co_return;
   }
   auto writer_result = co_await offload(pool_, [this] { return store_.begin_blob(); });
   if (!writer_result) {
     fail(writer_result.error());
-    finish_fill(fill, key);
+    fills_->end(key, fill);
     co_return;
   }
   std::unique_ptr<cache::BlobWriter> writer = std::move(*writer_result);
@@ -246,7 +227,7 @@ asio::awaitable<void> AssetService::run_fill(std::shared_ptr<Fill> fill, FillSpe
     fill->content_length = resp.head().content_length;
     fill->blob_id = writer->id();
     fill->state = Fill::State::streaming;
-    fill->notify_locked();
+    fill->waiters.wake_all();
   }
   std::vector<char> buffer(64 * 1024);
   const uint32_t chunk_size = fill->chunk_size;
@@ -265,7 +246,7 @@ asio::awaitable<void> AssetService::run_fill(std::shared_ptr<Fill> fill, FillSpe
       fill->tail.append(buffer.data(), *n);
       fill->received += *n;
       if (fill->tail.size() >= chunk_size) chunk = fill->tail.substr(0, chunk_size);
-      fill->notify_locked();
+      fill->waiters.wake_all();
     }
     if (!chunk.empty()) {
       auto appended = co_await offload(pool_, [w = writer.get(), &chunk] { return w->append(chunk); });
@@ -285,7 +266,7 @@ asio::awaitable<void> AssetService::run_fill(std::shared_ptr<Fill> fill, FillSpe
   }
   if (failed) {
     co_await discard(std::move(writer));
-    finish_fill(fill, key);
+    fills_->end(key, fill);
     co_return;
   }
   std::string rest;
@@ -300,7 +281,7 @@ asio::awaitable<void> AssetService::run_fill(std::shared_ptr<Fill> fill, FillSpe
   if (!finished) {
     fail(finished.error());
     co_await discard(std::move(writer));
-    finish_fill(fill, key);
+    fills_->end(key, fill);
     co_return;
   }
   const cache::BlobRecord& record = *finished;
@@ -312,7 +293,7 @@ asio::awaitable<void> AssetService::run_fill(std::shared_ptr<Fill> fill, FillSpe
     fail(make_error(Errc::digest_mismatch,
                     "the upstream's bytes do not match the declared " + mismatch + " digest"));
     co_await discard(std::move(writer));
-    finish_fill(fill, key);
+    fills_->end(key, fill);
     co_return;
   }
   auto committed = co_await offload(pool_, [this, w = writer.get(), &spec, &record]()
@@ -326,7 +307,7 @@ asio::awaitable<void> AssetService::run_fill(std::shared_ptr<Fill> fill, FillSpe
   if (!committed || !*committed) {
     fail(committed ? make_error(Errc::io_error, "committed blob not found")
                    : committed.error());
-    finish_fill(fill, key);
+    fills_->end(key, fill);
     co_return;
   }
   ++metrics_.asset_fills_ok;
@@ -334,9 +315,9 @@ asio::awaitable<void> AssetService::run_fill(std::shared_ptr<Fill> fill, FillSpe
     std::lock_guard lock(fill->mutex);
     fill->record = **committed;
     fill->state = Fill::State::done;
-    fill->notify_locked();
+    fill->waiters.wake_all();
   }
-  finish_fill(fill, key);
+  fills_->end(key, fill);
   writer.reset();  // committed: nothing to discard
 }
 
@@ -401,8 +382,7 @@ asio::awaitable<void> AssetService::fetch_and_serve(Exchange& exchange, FillSpec
         }
       }
       if (data.empty() && !chunk_to_read && !done) {
-        waiter = std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
-        fill->waiters.emplace_back(waiter, executor);
+        waiter = fill->waiters.add(executor);
       }
     }
     if (done) {
@@ -410,7 +390,7 @@ asio::awaitable<void> AssetService::fetch_and_serve(Exchange& exchange, FillSpec
       co_return;
     }
     if (waiter) {
-      co_await waiter->async_wait(k_as_tuple);
+      co_await Waiters::wait(std::move(waiter));
       continue;
     }
     if (chunk_to_read) {
@@ -428,12 +408,11 @@ asio::awaitable<void> AssetService::fetch_and_serve(Exchange& exchange, FillSpec
           if (fill->state == Fill::State::failed) continue;
           if (fill->state == Fill::State::streaming) {
             // The commit is replacing the fill's chunks with an identical stored blob.
-            retry = std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
-            fill->waiters.emplace_back(retry, executor);
+            retry = fill->waiters.add(executor);
           }
         }
         if (retry) {
-          co_await retry->async_wait(k_as_tuple);
+          co_await Waiters::wait(std::move(retry));
           continue;
         }
         ARCA_LOG_ERROR("[R{}] reading fill chunk: {}", exchange.request().id, chunk.error().message);

@@ -28,6 +28,11 @@
 #include <string>
 #include <unordered_map>
 
+namespace arca {
+template <class Flight>
+class FlightTable;
+}  // namespace arca
+
 namespace arca::net {
 
 struct FillSpec {
@@ -72,7 +77,6 @@ class AssetService {
  private:
   std::shared_ptr<Fill> join(FillSpec&& spec, bool& started);
   boost::asio::awaitable<void> run_fill(std::shared_ptr<Fill> fill, FillSpec spec);
-  void finish_fill(const std::shared_ptr<Fill>& fill, const std::string& key);
   boost::asio::awaitable<void> discard(std::unique_ptr<cache::BlobWriter> writer);
 
   boost::asio::io_context& ioc_;
@@ -81,8 +85,7 @@ class AssetService {
   UpstreamClient& client_;
   const config::Config& config_;
   Metrics& metrics_;
-  std::mutex mutex_;
-  std::unordered_map<std::string, std::shared_ptr<Fill>> fills_;
+  std::unique_ptr<FlightTable<Fill>> fills_;  // one fill in flight per key (common/flights.hpp)
   // Recently served small blobs by blob id, so warm hits cost no store read and one write.
   std::mutex hot_mutex_;
   LruMap<std::shared_ptr<const std::string>> hot_;

@@ -1,6 +1,7 @@
 #include "net/codeartifact_upstreams.hpp"
 
 #include "common/digest.hpp"
+#include "common/flights.hpp"
 #include "common/log.hpp"
 #include "net/blocking.hpp"
 
@@ -29,7 +30,7 @@ struct CodeArtifactUpstreams::Connection {
   // format → why the last lookup failed, for callers that waited on it (guarded by mu_).
   // The flight's generation comes with it, so a waiter only takes a failure newer than its wait.
   std::map<std::string, std::pair<uint64_t, Error>> endpoint_errors;
-  auth::detail::FlightGate gate;  // one GetRepositoryEndpoint in flight per connection
+  FlightGate gate;  // one GetRepositoryEndpoint in flight per connection
 };
 
 namespace {

@@ -11,13 +11,16 @@ want_test=0
 build_packages=(cmake ninja-build ccache g++ pkg-config ca-certificates
   libboost1.81-dev librocksdb-dev nlohmann-json3-dev doctest-dev libpugixml-dev
   libarchive-dev libzstd-dev zlib1g-dev libssl-dev libspdlog-dev libcli11-dev
-  libgoogle-perftools-dev)
+  libgoogle-perftools-dev libyaml-cpp-dev)
 # pip (23.0.1 in venvs), the wheels venvs and the PyPI tests use, twine and python3-build.
 test_packages=(openssl python3 curl python3-venv python3-pip-whl python3-setuptools-whl
   python3-wheel-whl twine python3-build)
 
 # The AWS CLI (v2) drives the CodeArtifact API tests.
 test_packages+=(awscli)
+
+# Ruby 3.1 with gem 3.3 and bundler 2.3 drive the RubyGems tests.
+test_packages+=(ruby ruby-bundler)
 
 # Maven 3.8 (Java 17) and Debian's plugin packages: they fill /usr/share/maven-repo, which the
 # Maven tests serve as the stand-in upstream.
@@ -62,4 +65,11 @@ if [ $want_test = 1 ]; then
     echo "setup: installing @aws-sdk/client-codeartifact for the integration tests"
     (cd "$it_dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
   fi
+fi
+
+# The Cargo tests drive rustup's cargo (~/.cargo/bin/cargo; Debian 12's cargo predates sparse
+# registries). Installed with rustup's minimal profile only when missing.
+if [ $want_test = 1 ] && [ ! -x "$HOME/.cargo/bin/cargo" ]; then
+  echo "setup: installing cargo (rustup, minimal profile) for the Cargo tests"
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y -q --profile minimal --no-modify-path
 fi

@@ -21,7 +21,7 @@
 #include "net/assets.hpp"
 #include "formats/asset_path.hpp"
 #include "net/blocking.hpp"
-#include "net/flights.hpp"
+#include "common/flights.hpp"
 #include "net/codeartifact_upstreams.hpp"
 #include "formats/upstream_documents.hpp"
 

@@ -75,6 +75,13 @@ struct NpmHandler final : Format {
                                       std::string rest) override;
   bool is_publish(const Request& request, std::string_view rest) const override;
 
+  // npm reads a JSON error and answers a Bearer challenge by asking for a login.
+  void refusal(const Refusal& refusal, Headers& headers, std::string& body) const override {
+    headers.emplace_back("Content-Type", "application/json");
+    if (refusal.status == 401) headers.emplace_back("WWW-Authenticate", "Bearer realm=\"arca\"");
+    body = json_error(refusal.reason);
+  }
+
   std::string display_name(const PackageKey& key, const VersionRecord*) const override {
     return key.ns.empty() ? key.name : "@" + key.ns + "/" + key.name;
   }

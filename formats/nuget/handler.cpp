@@ -16,7 +16,7 @@
 #include "formats/asset_path.hpp"
 #include "net/blocking.hpp"
 #include "net/codeartifact_upstreams.hpp"
-#include "net/flights.hpp"
+#include "common/flights.hpp"
 #include "net/http_util.hpp"
 #include "net/lru.hpp"
 #include "formats/upstream_documents.hpp"
@@ -99,6 +99,30 @@ struct NugetHandler final : Format {
                                       const config::RepositoryConfig& repo,
                                       std::string rest) override;
   bool is_publish(const Request& request, std::string_view rest) const override;
+
+  // Pushes and unlists carry the arca token as the API key (X-NuGet-ApiKey; Basic "aws:<token>"
+  // from a configured source credential is accepted too) and are answered as NuGet servers
+  // answer a key: 401 without one, 403 with a bad one.
+  Credential credential(const Request& request) const override {
+    if (auto key = request.header("x-nuget-apikey"); !key.empty()) {
+      Credential out{std::string(key)};
+      while (!out.token.empty() && out.token.back() == ' ') out.token.pop_back();
+      return out;
+    }
+    return authorization_credential(request);
+  }
+  bool key_authenticated(const Request&) const override { return true; }
+  void refusal(const Refusal& refusal, Headers& headers, std::string& body) const override {
+    if (!refusal.api_key) return Format::refusal(refusal, headers, body);
+    headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+    if (refusal.status == 401) {
+      headers.emplace_back("WWW-Authenticate", "Basic realm=\"arca\"");
+      body = "An API key is required to push or unlist: pass an arca authorization token "
+             "(aws codeartifact get-authorization-token) as the API key\n";
+    } else {
+      body = "The specified API key is invalid: " + refusal.reason + "\n";
+    }
+  }
 
   // Ids are stored lower-case and versions normalized (the API accepts "1.0" for "1.0.0").
   std::string stored_name(std::string_view name) const override { return nuget::lower(name); }

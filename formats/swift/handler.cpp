@@ -102,6 +102,17 @@ struct SwiftHandler final : Format {
     return request.method == "PUT";
   }
 
+  // Spec 3.2 and 3.3: a refused request (401 without usable credentials) is a problem
+  // details object like every other error, with Content-Version; the Basic challenge is what
+  // SwiftPM answers from ~/.netrc (user "token"), and Bearer tokens are accepted too.
+  void refusal(const Refusal& refusal, Headers& headers, std::string& body) const override {
+    headers.emplace_back("Content-Type", "application/problem+json");
+    headers.emplace_back("Content-Version", "1");
+    headers.emplace_back("Content-Language", "en");
+    if (refusal.status == 401) headers.emplace_back("WWW-Authenticate", "Basic realm=\"arca\"");
+    body = swift::problem(refusal.status, refusal.reason);
+  }
+
   // --- What the control plane asks ---
   std::string stored_name(std::string_view name) const override { return swift::lower(name); }
   std::string display_name(const repo::PackageKey& key,

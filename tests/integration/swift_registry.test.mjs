@@ -341,7 +341,10 @@ test('login (registry.openapi.yaml /login) and availability', { skip, timeout: 3
   const basic = Buffer.from(`token:${t.authorizationToken}`).toString('base64');
   assert.equal((await request(`${base('store')}login`, { method: 'POST', headers: { authorization: `Basic ${basic}` } })).status, 200);
   assert.equal((await request(`${base('store')}login`, { method: 'POST', headers: { authorization: `Bearer ${t.authorizationToken}` } })).status, 200);
-  assert.equal((await request(`${base('store')}login`, { method: 'POST', headers: { authorization: 'Bearer arca1.forged' } })).status, 401);
+  // Spec 3.2: a bad credential is a 401, as a problem details object (3.3).
+  const forged = await request(`${base('store')}login`, { method: 'POST', headers: { authorization: 'Bearer arca1.forged' } });
+  assertProblem(forged, 401);
+  assert.match(forged.headers['www-authenticate'], /^Basic /);
 });
 
 test('a downstream repository reads through its upstream, refuses a 409, and retains (CodeArtifact upstreams)', { skip, timeout: 60_000 }, async () => {

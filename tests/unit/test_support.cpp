@@ -5,10 +5,14 @@
 
 namespace arca::test {
 
-std::string make_zip(const std::vector<std::pair<std::string, std::string>>& members) {
+namespace {
+std::string make_archive(const std::vector<std::pair<std::string, std::string>>& members, bool tar) {
   std::string out;
   archive* a = archive_write_new();
-  archive_write_set_format_zip(a);
+  if (tar)
+    archive_write_set_format_ustar(a);
+  else
+    archive_write_set_format_zip(a);
   archive_write_set_bytes_in_last_block(a, 1);
   archive_write_open(
       a, &out, nullptr,
@@ -30,6 +34,15 @@ std::string make_zip(const std::vector<std::pair<std::string, std::string>>& mem
   archive_write_close(a);
   archive_write_free(a);
   return out;
+}
+}  // namespace
+
+std::string make_zip(const std::vector<std::pair<std::string, std::string>>& members) {
+  return make_archive(members, false);
+}
+
+std::string make_tar(const std::vector<std::pair<std::string, std::string>>& members) {
+  return make_archive(members, true);
 }
 
 }  // namespace arca::test

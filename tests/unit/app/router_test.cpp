@@ -31,6 +31,26 @@ struct EchoFormat final : formats::Format {
   }
 };
 
+// A format whose clients present a key in a header of their own, and are refused in its words.
+struct KeyedFormat final : formats::Format {
+  std::string_view name() const override { return "keyed"; }
+  asio::awaitable<void> handle(net::Exchange& ex, const config::DomainConfig&,
+                               const config::RepositoryConfig&, std::string) override {
+    net::Headers headers{{"Content-Type", "text/plain"}};
+    co_await ex.respond(200, std::move(headers), "served");
+  }
+  bool is_publish(const net::Request&, std::string_view) const override { return false; }
+  formats::Credential credential(const net::Request& request) const override {
+    return formats::Credential{std::string(request.header("x-keyed-key"))};
+  }
+  bool key_authenticated(const net::Request&) const override { return true; }
+  void refusal(const formats::Refusal& refusal, net::Headers& headers,
+               std::string& body) const override {
+    headers.emplace_back("Content-Type", "text/plain");
+    body = "keyed refusal " + std::to_string(refusal.status) + (refusal.api_key ? " key" : "");
+  }
+};
+
 using Env = test::DataPlaneEnv;
 
 // The body `npm publish` sends for `name`@`version` with `data` as the tarball.
@@ -80,6 +100,37 @@ TEST_CASE("a format of its own is routed by name; unknown formats and repositori
   CHECK(router.body_limit(put) == env.config.listen.publish_body_limit_bytes);
   put.method = "GET";
   CHECK(router.body_limit(put) == env.config.listen.body_limit_bytes);
+}
+
+TEST_CASE("a format says how its credentials are presented and refused; the rule is the router's") {
+  Env env("router-keyed");
+  std::vector<formats::FormatPtr> list;
+  list.push_back(std::make_unique<KeyedFormat>());
+  list.push_back(std::make_unique<EchoFormat>());
+  app::Router router(*env.ctx, std::move(list));
+
+  // An open loopback listener without access keys: no key and a placeholder key are anonymous.
+  CHECK(env.send(router, "PUT", "/local/keyed/app/x")->status() == 200);
+  CHECK(env.send(router, "PUT", "/local/keyed/app/x", "", {{"X-Keyed-Key", "anything"}})->status() == 200);
+  // A token's shape is verified even then: an API key refused is 403, in the format's words.
+  auto forged = env.send(router, "PUT", "/local/keyed/app/x", "", {{"X-Keyed-Key", "arca1.forged"}});
+  CHECK(forged->status() == 403);
+  CHECK(forged->body() == "keyed refusal 403 key");
+
+  // Access keys configured: only arca tokens; reads and writes refused without one.
+  env.config.auth.access_keys.push_back(config::AccessKeyConfig{});
+  env.config.auth.anonymous_read = false;
+  auto read = env.send(router, "GET", "/local/keyed/app/x");
+  CHECK(read->status() == 401);
+  CHECK(read->body() == "keyed refusal 401");
+  CHECK(env.send(router, "PUT", "/local/keyed/app/x")->status() == 401);
+  CHECK(env.send(router, "PUT", "/local/keyed/app/x", "", {{"X-Keyed-Key", "anything"}})->status() == 403);
+  // The default presentation: Authorization (here Basic "aws:<token>"), refused with a challenge.
+  auto basic = env.send(router, "GET", "/local/echo/app/x", "",
+                        {{"Authorization", "Basic " + base64_encode("aws:placeholder")}});
+  CHECK(basic->status() == 401);
+  CHECK(basic->header("WWW-Authenticate") == "Basic realm=\"arca\"");
+  CHECK(env.send(router, "GET", "/local/echo/app/x", "", {{"Authorization", "Basic !!"}})->status() == 401);
 }
 
 TEST_CASE("npm without sockets: publish, packument, tarball retained downstream, scoped invalidation") {

@@ -108,6 +108,11 @@ TEST_SUITE("config::Config") {
     CHECK(c.cache.chunk_size_bytes == 65536);
   }
 
+  TEST_CASE("public connection names give their format") {
+    Config c = parse_config(R"({"external_connections": {"public:ruby-gems-org": {"url": "http://127.0.0.1:9/"}}})", "t");
+    CHECK(c.external_connections.at("public:ruby-gems-org").format == "ruby");
+  }
+
   TEST_CASE("auth: access keys, accounts, switches") {
     Config d = parse_config("{}", "t");
     CHECK(d.auth.access_keys.empty());

@@ -3,7 +3,9 @@
 // a publish of the same version into app refused with the 409 every format shares
 // (repo::publish_conflict), and scoped invalidation.
 
+#include "common/compress.hpp"
 #include "common/digest.hpp"
+#include "tests/unit/test_support.hpp"
 #include "repo/records.hpp"
 #include "tests/unit/data_plane_env.hpp"
 
@@ -124,6 +126,40 @@ TEST_CASE("nuget: push, flat container and nupkg through a downstream repository
   REQUIRE(file->status() == 200);
   CHECK(file->body() == nupkg);
   check_retained(*env.store, "nuget", "", "contoso.lib", "1.0.0");
+}
+
+TEST_CASE("ruby: push, compact index, Marshal gemspec and gem through a downstream repository") {
+  Env env("handlers-ruby");
+  formats::Formats all(formats::make_formats(*env.ctx));
+  auto& ruby = format(all, "ruby");
+  const std::string yaml =
+      "--- !ruby/object:Gem::Specification\nname: team_gem\nversion: !ruby/object:Gem::Version\n"
+      "  version: 1.0.0\nplatform: ruby\nauthors:\n- A\nsummary: s\ndependencies:\n"
+      "- !ruby/object:Gem::Dependency\n  name: rack\n  requirement: !ruby/object:Gem::Requirement\n"
+      "    requirements:\n    - - \"~>\"\n      - !ruby/object:Gem::Version\n        version: '2.0'\n"
+      "  type: :runtime\n";
+  const std::string gem = test::make_tar({{"metadata.gz", gzip_compress(yaml)}, {"data.tar.gz", "x"}});
+  auto pushed = env.send(ruby, "store", "POST", "api/v1/gems", gem);
+  REQUIRE_MESSAGE(pushed->status() == 200, pushed->body());
+  CHECK(pushed->body() == "Successfully registered gem: team_gem (1.0.0)\n");
+  CHECK(env.send(ruby, "store", "POST", "api/v1/gems", "not a gem")->status() == 422);
+
+  auto info = env.send(ruby, "app", "GET", "info/team_gem");
+  REQUIRE(info->status() == 200);
+  CHECK(info->body() == "---\n1.0.0 rack:~> 2.0|checksum:" + to_hex(digest_of(gem).sha256) + "\n");
+  auto rz = env.send(ruby, "app", "GET", "quick/Marshal.4.8/team_gem-1.0.0.gemspec.rz");
+  REQUIRE(rz->status() == 200);
+  auto spec = gzip_decompress(rz->body(), 1 << 20);
+  REQUIRE(spec);
+  CHECK(spec->find("Gem::Specification") != std::string::npos);
+  auto file = env.send(ruby, "app", "GET", "gems/team_gem-1.0.0.gem");
+  REQUIRE(file->status() == 200);
+  CHECK(file->body() == gem);
+  check_retained(*env.store, "ruby", "", "team_gem", "1.0.0");
+  auto versions = env.send(ruby, "app", "GET", "versions");
+  REQUIRE(versions->status() == 200);
+  CHECK(versions->body().find("\nteam_gem 1.0.0 ") != std::string::npos);
+  CHECK(env.send(ruby, "app", "GET", "gems/..%2F..%2Fx-1.0.gem")->status() == 400);
 }
 
 TEST_CASE("the shared 409: a version an upstream serves cannot be published downstream") {
