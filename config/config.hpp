@@ -89,7 +89,8 @@ struct ExternalConnectionConfig {
 
   // Whether requests in `fmt` may go to this connection.
   bool serves(std::string_view fmt) const {
-    if (codeartifact) return fmt == "npm" || fmt == "pypi" || fmt == "maven" || fmt == "nuget";
+    if (codeartifact)
+      return fmt == "npm" || fmt == "pypi" || fmt == "maven" || fmt == "nuget" || fmt == "swift";
     return format == fmt;
   }
   // Cached metadata is served without asking upstream for this long; 0 = always revalidate.

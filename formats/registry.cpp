@@ -9,6 +9,7 @@ namespace maven { FormatPtr make_format(Context& context); }
 namespace nuget { FormatPtr make_format(Context& context); }
 namespace ruby { FormatPtr make_format(Context& context); }
 namespace cargo { FormatPtr make_format(Context& context); }
+namespace swift { FormatPtr make_format(Context& context); }
 
 std::vector<FormatPtr> make_formats(Context& context) {
   std::vector<FormatPtr> out;
@@ -18,6 +19,7 @@ std::vector<FormatPtr> make_formats(Context& context) {
   out.push_back(nuget::make_format(context));
   out.push_back(ruby::make_format(context));
   out.push_back(cargo::make_format(context));
+  out.push_back(swift::make_format(context));
   return out;
 }
 

@@ -183,4 +183,48 @@ TEST_CASE("the shared 409: a version an upstream serves cannot be published down
                  test::make_zip({{"Team.Pkg.nuspec", nuspec("2.0.0")}}))->status() == 201);
 }
 
+TEST_CASE("swift: publish, list releases, manifest and archive through a downstream repository") {
+  Env env("handlers-swift");
+  formats::Formats all(formats::make_formats(*env.ctx));
+  auto& swift = format(all, "swift");
+  const std::string manifest = "// swift-tools-version:5.9\nimport PackageDescription\n";
+  const std::string zip = test::make_zip({{"LinkedList/Package.swift", manifest},
+                                          {"LinkedList/Package@swift-5.7.swift", "// v5.7\n"}});
+  const std::string b = "swift-b0undary";
+  auto publish = [&](const std::string& repo, const std::string& version) {
+    std::string body = "--" + b + "\r\nContent-Disposition: form-data; name=\"source-archive\"\r\n"
+                       "Content-Type: application/zip\r\n\r\n" + zip + "\r\n--" + b + "--\r\n";
+    return env.send(swift, repo, "PUT", "Mona/LinkedList/" + version, body,
+                    {{"Content-Type", "multipart/form-data;boundary=\"" + b + "\""},
+                     {"Accept", "application/vnd.swift.registry.v1+json"}});
+  };
+  auto published = publish("store", "1.0.0");
+  REQUIRE_MESSAGE(published->status() == 201, published->body());
+  CHECK(published->header("Content-Version") == "1");
+
+  auto list = env.send(swift, "app", "GET", "mona/linkedlist", {},
+                       {{"Accept", "application/vnd.swift.registry.v1+json"}});
+  REQUIRE(list->status() == 200);
+  CHECK(json::parse(list->body())["releases"].contains("1.0.0"));
+  CHECK(list->header("Link").find("/Mona/LinkedList/1.0.0>; rel=\"latest-version\"") !=
+        std::string::npos);
+  auto m = env.send(swift, "app", "GET", "mona/linkedlist/1.0.0/Package.swift");
+  REQUIRE(m->status() == 200);
+  CHECK(m->body() == manifest);
+  CHECK(m->header("Link").find("filename=\"Package@swift-5.7.swift\"") != std::string::npos);
+  auto archive = env.send(swift, "app", "GET", "MONA/LinkedList/1.0.0.zip");
+  REQUIRE(archive->status() == 200);
+  CHECK(archive->body() == zip);
+  CHECK(archive->header("Digest") == "sha-256=" + base64_encode(digest_of(zip).sha256));
+  check_retained(*env.store, "swift", "mona", "linkedlist", "1.0.0");
+
+  // A republish is a 409 problem; a version the upstream serves cannot be published downstream.
+  auto again = publish("store", "1.0.0");
+  CHECK(again->status() == 409);
+  CHECK(again->header("Content-Type") == "application/problem+json");
+  auto bad = env.send(swift, "store", "GET", "mona/linkedlist/1.0.0", {},
+                      {{"Accept", "application/vnd.swift.registry.v2+json"}});
+  CHECK(bad->status() == 415);
+}
+
 TEST_SUITE_END();
