@@ -256,13 +256,28 @@ for (const spec of CLIENTS) {
       await assertInstalled(project, set, deps);
       // Every installed package name appears in the lockfile.
       for (const name of expectedNames(set, deps)) assert.ok(lockText.includes(name), `${name} missing from ${spec.lockfile}`);
+      const installed = [...installedIds(project).keys()];
       if (spec.id === 'yarn1') {
-        // yarn v1 records each tarball URL: arca's.
+        // yarn v1 records each tarball URL (arca's) with the tarball's sha1.
         const resolved = [...lockText.matchAll(/^\s+resolved "([^"]+)"/gm)].map((m) => m[1]);
-        assert.ok(resolved.length >= expectedNames(set, deps).size, `${resolved.length} resolved entries`);
-        for (const url of resolved) {
-          const m = /^(.*\/)-\/([^/#]+)#[0-9a-f]{40}$/.exec(url);
-          assert.ok(m && url.startsWith(registry), `resolved URL not arca's: ${url}`);
+        assert.equal(resolved.length, installed.length, `${resolved.length} resolved entries`);
+        for (const id of installed) {
+          const pkg = set.byId.get(id);
+          const url = `${registry}${pkg.name}/-/${tarballFileName(pkg.name, pkg.version)}#${pkg.shasum}`;
+          assert.ok(resolved.includes(url), `yarn.lock lacks ${url}`);
+        }
+      } else if (spec.id === 'bun') {
+        // bun.lock records each tarball URL (arca's) and integrity.
+        for (const id of installed) {
+          const pkg = set.byId.get(id);
+          const entry = `["${id}", "${registry}${pkg.name}/-/${tarballFileName(pkg.name, pkg.version)}", `;
+          assert.ok(lockText.includes(entry), `bun.lock lacks ${entry}`);
+          assert.ok(lockText.includes(`"${pkg.integrity}"`), `bun.lock lacks the integrity of ${id}`);
+        }
+      } else if (spec.id === 'pnpm') {
+        // pnpm-lock.yaml records integrity only (no URL for the configured registry's tarballs).
+        for (const id of installed) {
+          assert.ok(lockText.includes(`resolution: {integrity: ${set.byId.get(id).integrity}}`), `integrity of ${id}`);
         }
       }
       // arca fetched each tarball it served from the upstream once.
