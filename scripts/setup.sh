@@ -28,6 +28,10 @@ test_packages+=(maven libmaven-resources-plugin-java libmaven-compiler-plugin-ja
   libmaven-jar-plugin-java libmaven-install-plugin-java libmaven-deploy-plugin-java
   libmaven-dependency-plugin-java)
 
+# poetry 1.3 and pipenv 2022.12 drive tests/integration/clients_python.test.mjs; Gradle 4.4
+# (about 95 packages with its Java/Groovy dependencies) drives clients_gradle.test.mjs.
+test_packages+=(python3-poetry pipenv gradle)
+
 packages=("${build_packages[@]}")
 [ $want_test = 1 ] && packages+=("${test_packages[@]}")
 # node and npm drive the integration tests; any installed node >= 18 will do.
@@ -57,12 +61,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The CodeArtifact tests drive @aws-sdk/client-codeartifact from tests/integration/node_modules
-# (tests/integration/package.json); installed only when missing.
+# tests/integration/package.json: the CodeArtifact tests drive @aws-sdk/client-codeartifact, and
+# clients_npm.test.mjs drives yarn v1, Yarn Berry (@yarnpkg/cli-dist), pnpm and bun (whose
+# binary comes in an optional dependency, @oven/bun-linux-*) from tests/integration/node_modules.
+# `npm install` runs only when one of them is missing (it then installs only what is missing).
 if [ $want_test = 1 ]; then
   it_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/integration"
-  if [ ! -f "$it_dir/node_modules/@aws-sdk/client-codeartifact/package.json" ]; then
-    echo "setup: installing @aws-sdk/client-codeartifact for the integration tests"
+  node_missing=()
+  for f in @aws-sdk/client-codeartifact/package.json yarn/bin/yarn.js @yarnpkg/cli-dist/bin/yarn.js \
+      pnpm/bin/pnpm.cjs bun/bin/bun.exe; do
+    [ -f "$it_dir/node_modules/$f" ] || node_missing+=("${f%%/bin/*}")
+  done
+  if [ ${#node_missing[@]} -gt 0 ]; then
+    echo "setup: installing ${node_missing[*]%/package.json} for the integration tests"
     (cd "$it_dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
   fi
 fi
