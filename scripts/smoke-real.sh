@@ -2,7 +2,11 @@
 # Smoke test against the real public registries (not run by CI; needs the internet).
 #
 #   scripts/smoke-real.sh [npm] [pip] [maven] [cargo]     (default: all four)
-#   SMOKE_KEEP=DIR scripts/smoke-real.sh                 also copy every log into DIR
+#   SMOKE_KEEP=DIR          also copy every log into DIR
+#   SMOKE_DIRECT=0          skip resolving the projects directly against the public registries
+#   SMOKE_WARM_DELAY=310    wait before the warm run, so that arca's cached metadata is older than
+#                           metadata_ttl_seconds (300) and has to be revalidated (and fail over to
+#                           the stale copy) instead of being served fresh
 #
 # Starts build/arca with its embedded default configuration (no --config; ARCA_DATA_DIR and
 # ARCA_LISTEN point into a temporary directory and at a free port) and drives real clients through
@@ -37,7 +41,7 @@ cleanup() {
   if [ -n "$ARCA_PID" ]; then kill "$ARCA_PID" 2>/dev/null || true; wait "$ARCA_PID" 2>/dev/null || true; fi
   if [ -n "${SMOKE_KEEP:-}" ]; then
     mkdir -p "$SMOKE_KEEP"
-    find "$T" -maxdepth 1 -name '*.log' -exec cp {} "$SMOKE_KEEP"/ \; 2>/dev/null || true
+    find "$T" -maxdepth 1 \( -name '*.log' -o -name '*.txt' \) -exec cp {} "$SMOKE_KEEP"/ \; 2>/dev/null || true
     cp -r "$T/projects" "$SMOKE_KEEP"/ 2>/dev/null || true
   fi
   rm -rf "$T"
@@ -326,8 +330,10 @@ EOF
 cargo_count() { grep -c '^\[\[package\]\]' "$T/cargo-$1/project/Cargo.lock" 2>/dev/null | awk '{ print $1 - 1 }'; }
 
 # --- the same projects resolved directly against the public registries (SMOKE_DIRECT=0 skips) ---
-# Each writes a sorted list of what the client resolved or downloaded to $T/NAME-direct.txt; the
-# arca run's list goes to $T/NAME-arca.txt; the table's "same as direct" column compares them.
+# Each writes a sorted list of what the client resolved or downloaded to $T/NAME-direct.txt (npm:
+# every package-lock entry but `resolved`; pip: name==version; Maven: the .pom and .jar files in
+# the local repository; cargo: name@version, source and checksum from Cargo.lock); the arca run's
+# list goes to $T/NAME-arca.txt; the table's "same as direct" column compares them.
 direct_env() {  # the user's proxy settings, none of ours; the user's configuration still ignored
   local v cert=${PIP_CERT:-}
   for v in $(compgen -e); do
@@ -338,7 +344,7 @@ direct_env() {  # the user's proxy settings, none of ours; the user's configurat
 npm_list() { python3 -c '
 import json, sys
 for k, v in json.load(open(sys.argv[1]))["packages"].items():
-    if k: print(k.split("node_modules/")[-1] + "@" + v["version"])' "$1" | sort -u; }
+    if k: print(k, json.dumps({f: x for f, x in v.items() if f != "resolved"}, sort_keys=True))' "$1" | sort; }
 npm_direct() {
   local d=$T/npm-direct
   mkdir -p "$d" && cp "$T/projects/npm/package.json" "$d/"
@@ -369,7 +375,11 @@ maven_direct() {
   cd "$d/project" && mvn -B -s "$d/settings.xml" -gs "$d/settings.xml" -Dmaven.repo.local="$d/repo" package \
     && maven_files "$d/repo" >"$T/maven-direct.txt"
 }
-cargo_list() { awk '/^name = /{ n = $3 } /^version = /{ if (n != "") print n "@" $3; n = "" }' "$1" | tr -d '"' | sort; }
+cargo_list() {
+  awk '/^name = /{ n = $3 } /^version = /{ v = $3 } /^source = /{ s = $3 } /^checksum = /{ c = $3 }
+       /^$/ { if (n != "" && n != "\"arca-smoke\"") print n "@" v, s, c; n = v = s = c = "" }
+       END { if (n != "" && n != "\"arca-smoke\"") print n "@" v, s, c }' "$1" | tr -d '"' | sort
+}
 cargo_direct() {
   local d=$T/cargo-direct
   rm -rf "$d" && mkdir -p "$d/home"
@@ -443,10 +453,21 @@ if has cargo; then
   run_direct cargo cargo_direct
   compare cargo
 fi
+if has pip; then
+  # PEP 691 + 658: how many of the files on the JSON page of `requests` offer core metadata.
+  meta=$(curl -fsS --noproxy '*' -H 'Accept: application/vnd.pypi.simple.v1+json' "${PIP_INDEX}requests/" |
+    python3 -c 'import json, sys; f = json.load(sys.stdin)["files"]; print(sum(1 for x in f if x.get("core-metadata")), "of", len(f))' || echo '?')
+  echo "pip: $(grep -c 'GET /local/pypi/main/files/.*\.metadata ' "$T/arca-online.log" || true) PEP 658 .metadata requests;" \
+    "the PEP 691 page of requests offers core metadata for $meta files (as its upstream does)" >&2
+fi
 echo "cold: upstream requests $(metric arca_upstream_requests_total), upstream errors $(metric arca_upstream_errors_total)" >&2
 stop_arca
 
 # --- warm: arca restarted with its upstreams unreachable ----------------------------------------
+if [ "${SMOKE_WARM_DELAY:-0}" -gt 0 ]; then
+  echo "waiting ${SMOKE_WARM_DELAY} s (cached metadata older than metadata_ttl_seconds must be revalidated)" >&2
+  sleep "$SMOKE_WARM_DELAY"
+fi
 start_arca offline
 if has npm; then
   run npm warm npm_ci warm
@@ -464,7 +485,8 @@ if has cargo; then
   run cargo warm cargo_build warm
   record_warm cargo "serde (derive), serde_json, itoa, anyhow (cargo build)" "$(cargo_count warm)"
 fi
-echo "warm: upstream requests $(metric arca_upstream_requests_total), upstream errors $(metric arca_upstream_errors_total)" >&2
+echo "warm: upstream requests $(metric arca_upstream_requests_total), upstream errors $(metric arca_upstream_errors_total)," \
+  "stale metadata served $(curl -fsS --noproxy '*' "$BASE/metrics" | awk '$1 == "arca_metadata_requests_total{outcome=\"stale\"}" { print $2 }')" >&2
 stop_arca
 
 echo
