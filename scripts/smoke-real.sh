@@ -35,7 +35,7 @@ for c in "${clients[@]}"; do
 done
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/arca-smoke.XXXXXX")
-ARCA_PID=
+ARCA_PID= ARCA_MODE=
 cleanup() {
   local rc=$?
   if [ -n "$ARCA_PID" ]; then kill "$ARCA_PID" 2>/dev/null || true; wait "$ARCA_PID" 2>/dev/null || true; fi
@@ -53,7 +53,6 @@ trap 'exit 130' INT TERM
 # Tools, resolved before HOME is changed (rustup and pyenv find their homes through it).
 export RUSTUP_HOME=${RUSTUP_HOME:-$HOME/.rustup}
 PYTHON=$(python3 -c 'import sys; print(sys.executable)')
-REAL_HOME=$HOME
 export HOME=$T/home
 mkdir -p "$HOME" "$T/projects"
 
@@ -64,6 +63,7 @@ DEAD_PROXY=http://127.0.0.1:9   # discard port: nothing listens, every connectio
 # --- arca ---------------------------------------------------------------------------------------
 start_arca() {  # start_arca online|offline
   local mode=$1
+  ARCA_MODE=$mode
   (
     cd "$T"
     unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy NO_PROXY no_proxy ALL_PROXY all_proxy
@@ -84,8 +84,10 @@ stop_arca() {
   wait "$ARCA_PID" 2>/dev/null || true
   ARCA_PID=
 }
-metric() {  # the value of an unlabelled counter
-  curl -fsS --noproxy '*' "$BASE/metrics" | awk -v m="$1" '$1 == m { print $2 }'
+metric() {  # the value of an unlabelled counter (0 when arca does not answer)
+  local v
+  v=$(curl -fsS --noproxy '*' "$BASE/metrics" 2>/dev/null | awk -v m="$1" '$1 == m { print $2 }') || true
+  echo "${v:-0}"
 }
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f s", b - a }'; }
@@ -114,7 +116,13 @@ run() {
   b1=$(metric arca_bytes_served_total)
   RUN_TIME=$(elapsed "$t0" "$t1")
   RUN_BYTES=$((b1 - b0))
-  if [ "$rc" -eq 0 ]; then
+  if ! kill -0 "$ARCA_PID" 2>/dev/null; then  # arca died under the client: say so, start it again
+    RUN_OK=0 RUN_WHY="arca exited: $(tail -1 "$T/arca-$ARCA_MODE.log" | cut -c1-160 | tr '|' '/')"
+    echo "--- arca exited during $name $phase; last lines of $T/arca-$ARCA_MODE.log:" >&2
+    tail -15 "$T/arca-$ARCA_MODE.log" >&2
+    wait "$ARCA_PID" 2>/dev/null || true
+    start_arca "$ARCA_MODE"
+  elif [ "$rc" -eq 0 ]; then
     RUN_OK=1 RUN_WHY=
   else
     RUN_OK=0
@@ -454,11 +462,17 @@ if has cargo; then
   compare cargo
 fi
 if has pip; then
-  # PEP 691 + 658: how many of the files on the JSON page of `requests` offer core metadata.
-  meta=$(curl -fsS --noproxy '*' -H 'Accept: application/vnd.pypi.simple.v1+json' "${PIP_INDEX}requests/" |
-    python3 -c 'import json, sys; f = json.load(sys.stdin)["files"]; print(sum(1 for x in f if x.get("core-metadata")), "of", len(f))' || echo '?')
+  # PEP 691 + 658: how many files on the JSON page of `requests` offer core metadata, through arca
+  # and (unless SMOKE_DIRECT=0) on pypi.org itself.
+  core_metadata() {
+    python3 -c 'import json, sys; f = json.load(sys.stdin)["files"]; print(sum(1 for x in f if x.get("core-metadata") or x.get("dist-info-metadata")), "of", len(f))'
+  }
+  meta=$(curl -fsS --noproxy '*' -H 'Accept: application/vnd.pypi.simple.v1+json' "${PIP_INDEX}requests/" | core_metadata || echo '?')
+  up=
+  [ "${SMOKE_DIRECT:-1}" = 0 ] ||
+    up=", on pypi.org for $(curl -fsS -H 'Accept: application/vnd.pypi.simple.v1+json' https://pypi.org/simple/requests/ | core_metadata || echo '?')"
   echo "pip: $(grep -c 'GET /local/pypi/main/files/.*\.metadata ' "$T/arca-online.log" || true) PEP 658 .metadata requests;" \
-    "the PEP 691 page of requests offers core metadata for $meta files (as its upstream does)" >&2
+    "the PEP 691 page of requests offers core metadata through arca for $meta files$up" >&2
 fi
 echo "cold: upstream requests $(metric arca_upstream_requests_total), upstream errors $(metric arca_upstream_errors_total)" >&2
 stop_arca
