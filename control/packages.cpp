@@ -1,6 +1,7 @@
 // The package operations: ListPackages, DescribePackage, DeletePackage.
 
 #include "control/plane.hpp"
+#include "formats/format.hpp"
 
 #include <map>
 
@@ -73,7 +74,10 @@ Reply list_packages(Plane& plane, const Call& call) {
   std::vector<std::pair<std::string, json>> items;
   for (auto& [id, p] : pkgs) {
     if (format && p.key.format != *format) continue;
-    if (ns && p.key.ns != *ns) continue;
+    if (ns) {
+      auto* f = format_of(plane, p.key.format);
+      if (p.key.ns != (f ? f->stored_namespace(*ns) : *ns)) continue;
+    }
     if (prefix && p.key.name.rfind(*prefix, 0) != 0) continue;
     auto explicit_origin = plane.groups.package_origin(p.key);  // PutPackageOriginConfiguration
     json origin = explicit_origin ? *explicit_origin : restrictions_for(p.versions);

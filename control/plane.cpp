@@ -271,7 +271,10 @@ std::variant<PackageRef, ApiError> package_ref(Plane& plane, const Call& call,
     return ca::validation_error("generic packages require a namespace");
   }
   // As the format stores names (NuGet: ids lower-case; the API accepts any case).
-  if (auto* f = format_of(plane, ref.key.format)) ref.key.name = f->stored_name(ref.key.name);
+  if (auto* f = format_of(plane, ref.key.format)) {
+    ref.key.ns = f->stored_namespace(ref.key.ns);
+    ref.key.name = f->stored_name(ref.key.name);
+  }
   return ref;
 }
 

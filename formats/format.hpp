@@ -74,6 +74,8 @@ class Format {
   // A package name or version as the API gives it, as stored (NuGet: ids lower-case,
   // versions normalized).
   virtual std::string stored_name(std::string_view name) const { return std::string(name); }
+  // A namespace as the API gives it, as stored (Swift: scopes lower-case).
+  virtual std::string stored_namespace(std::string_view ns) const { return std::string(ns); }
   virtual std::string stored_version(std::string_view version) const {
     return std::string(version);
   }

@@ -115,6 +115,7 @@ struct SwiftHandler final : Format {
 
   // --- What the control plane asks ---
   std::string stored_name(std::string_view name) const override { return swift::lower(name); }
+  std::string stored_namespace(std::string_view ns) const override { return swift::lower(ns); }
   std::string display_name(const repo::PackageKey& key,
                            const repo::VersionRecord* version) const override {
     if (version) {

@@ -361,8 +361,9 @@ test('a downstream repository reads through its upstream, refuses a 409, and ret
   const zip = await get('app', 'mona/linkedlist/1.0.0.zip', V1.zip);
   assert.equal(zip.status, 200);
   assert.ok(zip.body.equals(zips['1.0.0']));
+  // Scope and name in any case, as the registry takes them (stored lower-case).
   const retained = await aws.ok(['list-package-versions', '--domain', domain, '--repository', 'app',
-    '--format', 'swift', '--namespace', 'mona', '--package', 'linkedlist']);
+    '--format', 'swift', '--namespace', 'Mona', '--package', 'LinkedList']);
   assert.deepEqual(retained.versions.map((v) => v.version), ['1.0.0']);
   await aws.ok(['update-repository', '--domain', domain, '--repository', 'app', '--upstreams', '[]']);
   // What app retained still resolves there; what it never served does not.
