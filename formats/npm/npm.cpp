@@ -1053,6 +1053,7 @@ std::optional<std::string> unsupported_command(const std::vector<std::string>& p
   if (at(0) == "user" && at(1).rfind("org.couchdb.user:", 0) == 0) return "npm login";
   if (at(0) == "user" && at(1) == "token") return "npm logout";
   if (at(0) == "user") return "npm access";
+  if (at(0) == "org" && p.size() >= 3 && last == "team") return "npm team";
   if (at(0) == "org") return "npm org";
   if (at(0) == "team") return "npm team";
   if (at(0) == "v1" && at(1) == "login") return "npm login";

@@ -240,8 +240,8 @@ json search_response(std::vector<SearchCandidate> matches, const SearchQuery& qu
 
 // The npm command a `/-/...` path (the segments after "-", decoded) belongs to when arca does
 // not serve it: "npm access" (-/package/<name>/access|collaborators|visibility,
-// -/user/<u>/package, -/org/<o>/package, -/team/<o>/<t>/package), "npm org" (-/org/...),
-// "npm team" (-/team/...), "npm login" (-/user/org.couchdb.user:..., -/v1/login),
+// -/user/<u>/package, -/org/<o>/package, -/team/<o>/<t>/package), "npm org" (-/org/<o>/user),
+// "npm team" (-/team/..., -/org/<o>/team), "npm login" (-/user/org.couchdb.user:..., -/v1/login),
 // "npm logout" (-/user/token/...), "npm token" (-/npm/v1/tokens...), "npm profile"
 // (-/npm/v1/user), "npm hook" (-/npm/v1/hooks...), "npm star" (-/_view/starredByUser...);
 // nullopt for anything else.
