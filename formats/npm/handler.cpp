@@ -1276,7 +1276,7 @@ asio::awaitable<void> NpmHandler::handle(Exchange& ex, const config::DomainConfi
     // Commands of the public registry arca does not serve: say so, instead of a 404 that npm
     // would print as a missing package.
     std::vector<std::string> after_dash(segments.begin() + 1, segments.end());
-    if (auto command = npm::unsupported_command(after_dash)) {
+    if (auto command = npm::unsupported_command(after_dash, method)) {
       std::string message = *command + " is not supported by arca";
       if (*command == "npm login") message += ": get a token with aws codeartifact login --tool npm";
       co_await impl.error(ex, 501, message);

@@ -1039,7 +1039,7 @@ json search_response(std::vector<SearchCandidate> matches, const SearchQuery& qu
 
 // --- commands arca does not serve ---
 
-std::optional<std::string> unsupported_command(const std::vector<std::string>& p) {
+std::optional<std::string> unsupported_command(const std::vector<std::string>& p, std::string_view method) {
   if (p.empty()) return std::nullopt;
   const auto at = [&p](size_t i) -> std::string_view { return i < p.size() ? std::string_view(p[i]) : std::string_view(); };
   const std::string_view last = p.back();
@@ -1050,7 +1050,9 @@ std::optional<std::string> unsupported_command(const std::vector<std::string>& p
   if ((at(0) == "user" || at(0) == "org" || at(0) == "team") && p.size() >= 3 && last == "package") {
     return "npm access";
   }
-  if (at(0) == "user" && at(1).rfind("org.couchdb.user:", 0) == 0) return "npm login";
+  if (at(0) == "user" && at(1).rfind("org.couchdb.user:", 0) == 0) {
+    return std::string(method == "PUT" ? "npm login" : "npm owner");
+  }
   if (at(0) == "user" && at(1) == "token") return "npm logout";
   if (at(0) == "user") return "npm access";
   if (at(0) == "org" && p.size() >= 3 && last == "team") return "npm team";

@@ -241,11 +241,13 @@ json search_response(std::vector<SearchCandidate> matches, const SearchQuery& qu
 // The npm command a `/-/...` path (the segments after "-", decoded) belongs to when arca does
 // not serve it: "npm access" (-/package/<name>/access|collaborators|visibility,
 // -/user/<u>/package, -/org/<o>/package, -/team/<o>/<t>/package), "npm org" (-/org/<o>/user),
-// "npm team" (-/team/..., -/org/<o>/team), "npm login" (-/user/org.couchdb.user:..., -/v1/login),
+// "npm team" (-/team/..., -/org/<o>/team), "npm login" (PUT -/user/org.couchdb.user:...,
+// -/v1/login), "npm owner" (GET -/user/org.couchdb.user:..., as `npm owner add` looks users up),
 // "npm logout" (-/user/token/...), "npm token" (-/npm/v1/tokens...), "npm profile"
 // (-/npm/v1/user), "npm hook" (-/npm/v1/hooks...), "npm star" (-/_view/starredByUser...);
 // nullopt for anything else.
-std::optional<std::string> unsupported_command(const std::vector<std::string>& after_dash);
+std::optional<std::string> unsupported_command(const std::vector<std::string>& after_dash,
+                                               std::string_view method);
 
 // {"error": message} as the npm registry answers errors. Invalid UTF-8 in `message` is replaced
 // by U+FFFD; never throws.

@@ -1279,24 +1279,25 @@ TEST_SUITE("formats::npm") {
 
   TEST_CASE("unsupported_command") {
     using V = std::vector<std::string>;
-    CHECK(npm::unsupported_command(V{"package", "@s/foo", "access"}) == "npm access");
-    CHECK(npm::unsupported_command(V{"package", "foo", "collaborators"}) == "npm access");
-    CHECK(npm::unsupported_command(V{"user", "anonymous", "package"}) == "npm access");
-    CHECK(npm::unsupported_command(V{"org", "acme", "package"}) == "npm access");
-    CHECK(npm::unsupported_command(V{"team", "acme", "devs", "package"}) == "npm access");
-    CHECK(npm::unsupported_command(V{"org", "acme", "user"}) == "npm org");
-    CHECK(npm::unsupported_command(V{"org", "acme", "team"}) == "npm team");
-    CHECK(npm::unsupported_command(V{"team", "acme", "devs", "user"}) == "npm team");
-    CHECK(npm::unsupported_command(V{"npm", "v1", "tokens"}) == "npm token");
-    CHECK(npm::unsupported_command(V{"npm", "v1", "tokens", "token", "abc"}) == "npm token");
-    CHECK(npm::unsupported_command(V{"npm", "v1", "user"}) == "npm profile");
-    CHECK(npm::unsupported_command(V{"npm", "v1", "hooks", "hook"}) == "npm hook");
-    CHECK(npm::unsupported_command(V{"user", "org.couchdb.user:bob"}) == "npm login");
-    CHECK(npm::unsupported_command(V{"user", "token", "abc"}) == "npm logout");
-    CHECK(npm::unsupported_command(V{"v1", "login"}) == "npm login");
-    CHECK_FALSE(npm::unsupported_command(V{"package", "foo", "dist-tags"}));
-    CHECK_FALSE(npm::unsupported_command(V{"ping"}));
-    CHECK_FALSE(npm::unsupported_command(V{}));
+    CHECK(npm::unsupported_command(V{"package", "@s/foo", "access"}, "GET") == "npm access");
+    CHECK(npm::unsupported_command(V{"package", "foo", "collaborators"}, "GET") == "npm access");
+    CHECK(npm::unsupported_command(V{"user", "anonymous", "package"}, "GET") == "npm access");
+    CHECK(npm::unsupported_command(V{"org", "acme", "package"}, "GET") == "npm access");
+    CHECK(npm::unsupported_command(V{"team", "acme", "devs", "package"}, "GET") == "npm access");
+    CHECK(npm::unsupported_command(V{"org", "acme", "user"}, "GET") == "npm org");
+    CHECK(npm::unsupported_command(V{"org", "acme", "team"}, "GET") == "npm team");
+    CHECK(npm::unsupported_command(V{"team", "acme", "devs", "user"}, "GET") == "npm team");
+    CHECK(npm::unsupported_command(V{"npm", "v1", "tokens"}, "GET") == "npm token");
+    CHECK(npm::unsupported_command(V{"npm", "v1", "tokens", "token", "abc"}, "GET") == "npm token");
+    CHECK(npm::unsupported_command(V{"npm", "v1", "user"}, "GET") == "npm profile");
+    CHECK(npm::unsupported_command(V{"npm", "v1", "hooks", "hook"}, "GET") == "npm hook");
+    CHECK(npm::unsupported_command(V{"user", "org.couchdb.user:bob"}, "PUT") == "npm login");
+    CHECK(npm::unsupported_command(V{"user", "org.couchdb.user:bob"}, "GET") == "npm owner");
+    CHECK(npm::unsupported_command(V{"user", "token", "abc"}, "GET") == "npm logout");
+    CHECK(npm::unsupported_command(V{"v1", "login"}, "GET") == "npm login");
+    CHECK_FALSE(npm::unsupported_command(V{"package", "foo", "dist-tags"}, "GET"));
+    CHECK_FALSE(npm::unsupported_command(V{"ping"}, "GET"));
+    CHECK_FALSE(npm::unsupported_command(V{}, "GET"));
   }
 
 }  // TEST_SUITE
