@@ -994,11 +994,12 @@ bool search_matches(const SearchQuery& query, const SearchCandidate& candidate) 
 json search_response(std::vector<SearchCandidate> matches, const SearchQuery& query,
                      std::string_view base, std::string_view now) {
   auto rank = [&query](const SearchCandidate& c) {
-    if (query.text.empty()) return 2;
+    if (query.text.empty()) return 3;
     const std::string name = lower(c.name.full());
-    if (name == query.text || lower(c.name.name) == query.text) return 0;
-    if (name.rfind(query.text, 0) == 0 || lower(c.name.name).rfind(query.text, 0) == 0) return 1;
-    return 2;
+    if (name == query.text) return 0;
+    if (lower(c.name.name) == query.text) return 1;
+    if (name.rfind(query.text, 0) == 0 || lower(c.name.name).rfind(query.text, 0) == 0) return 2;
+    return 3;
   };
   std::stable_sort(matches.begin(), matches.end(), [&rank](const SearchCandidate& a, const SearchCandidate& b) {
     const int ra = rank(a), rb = rank(b);

@@ -230,7 +230,8 @@ bool search_matches(const SearchQuery& query, const SearchCandidate& candidate);
 // The /-/v1/search answer npm 11 prints: {objects: [{package: {name, scope, version,
 // description, keywords, date, links {npm}, publisher, maintainers}, score, searchScore}],
 // total, time}. `matches` are the candidates that search_matches kept (one per package); they
-// are ordered exact name match first, then names starting with the text, then by name, and
+// are ordered: the exact full name first, then an exact name part (@scope/<text>), then names
+// (or name parts) starting with the text, then the rest, each group by name; and
 // query.from/size select the page. `base` (ending with '/') is the repository's URL, for
 // links.npm; `now` is the ISO 8601 time of the answer.
 json search_response(std::vector<SearchCandidate> matches, const SearchQuery& query,
