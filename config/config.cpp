@@ -272,6 +272,10 @@ Config parse_config(std::string_view text, std::string_view source_view) {
       ObjectReader cr(*v, "cache", source);
       parse_cache(cr, c.cache);
     }
+    if (auto* v = r.find("npm")) {
+      ObjectReader nr(*v, "npm", source);
+      nr.boolean("allow_unpublish", c.npm.allow_unpublish);
+    }
     if (auto* v = r.find("auth")) {
       ObjectReader ar(*v, "auth", source);
       parse_auth(ar, c.auth);

@@ -170,6 +170,13 @@ struct CacheConfig {
   bool finish_fills_without_client = true;
 };
 
+struct NpmConfig {
+  // Whether `npm unpublish` may delete versions published into a repository (as
+  // DeletePackageVersions does). CodeArtifact refuses it; so does arca unless this is set.
+  // Default: false.
+  bool allow_unpublish = false;
+};
+
 struct Config {
   ListenerConfig listen;
   // RocksDB and other state live here. Default: ./arca-data.
@@ -184,6 +191,7 @@ struct Config {
   UpstreamClientConfig upstream;
   CacheConfig cache;
   AuthConfig auth;
+  NpmConfig npm;
   std::map<std::string, ExternalConnectionConfig> external_connections;
   std::vector<DomainConfig> domains;
 };

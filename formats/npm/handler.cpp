@@ -425,6 +425,10 @@ struct NpmHandler final : Format {
             }
           }
         }
+        // The revision npm sends back in /-rev/<rev> paths (unpublish): a digest of the
+        // document, so it moves whenever the document does.
+        merged.erase("_rev");
+        merged["_rev"] = npm::packument_rev(merged);
         vw.merged = std::make_shared<const json>(std::move(merged));
         return true;
       });
@@ -914,6 +918,259 @@ struct NpmHandler final : Format {
     return body && !npm::is_publish_body(*body) && body->contains("versions");
   }
 
+  // --- unpublish ---
+
+  // Where a listed version is served from, for messages.
+  static std::string served_from(const View& view, const std::string& version) {
+    auto origin = view.origins.find(version);
+    if (origin != view.origins.end() && origin->second.connection) {
+      return "external connection " + origin->second.connection->name;
+    }
+    if (origin != view.origins.end() && origin->second.repo) {
+      return "upstream repository " + origin->second.repo->name;
+    }
+    return "an upstream";
+  }
+
+  // Whether a stored version record was published into `repo` (not retained from an upstream
+  // repository or an external connection).
+  static bool published_here(const VersionRecord& v, const std::string& repo) {
+    return v.origin == "INTERNAL" && v.entry.external_connection.empty() &&
+           (v.entry.repository.empty() || v.entry.repository == repo);
+  }
+
+  // npm unpublish: PUT /<name>/-rev/<rev> (the packument without the versions removed),
+  // DELETE /<name>/-/<file>/-rev/<rev> (the tarball, after that PUT) and DELETE
+  // /<name>/-rev/<rev> (the whole package: `npm unpublish <name> --force`, or the last
+  // version). Refused unless npm.allow_unpublish; then only versions published into this
+  // repository are deleted (their version and asset records, as DeletePackageVersions does),
+  // dist-tags naming them are fixed (versions_removed) and the package's generation moves.
+  asio::awaitable<void> unpublish(Exchange& ex, const config::DomainConfig& domain,
+                                  const config::RepositoryConfig& repo, const npm::PackageName& name,
+                                  std::string rev, std::optional<std::string> tarball_file) {
+    const std::string& method = ex.request().method;
+    if (!ctx.config.npm.allow_unpublish) {
+      std::string message = "npm unpublish is not allowed in repository " + repo.name +
+                            " (as in CodeArtifact): delete package versions with `aws codeartifact "
+                            "delete-package-versions --domain " + domain.name + " --repository " +
+                            repo.name + " --format npm --package " + name.name +
+                            (name.scope.empty() ? std::string() : " --namespace " + name.scope) +
+                            " --versions <version>`, or set npm.allow_unpublish in arca's configuration";
+      co_await error(ex, 405, message);
+      co_return;
+    }
+    auto v = co_await view(domain, repo, name);
+    if (!v) {
+      const Error e = v.error();
+      co_await error(ex, status_for(e), e.message);
+      co_return;
+    }
+    const View& vw = **v;
+    const json& merged = *vw.merged;
+    std::set<std::string> targets;
+    bool whole = false;
+    if (tarball_file) {
+      auto version = npm::version_from_tarball_filename(name, *tarball_file);
+      if (!version) {
+        co_await error(ex, 404, "not a tarball of " + name.full() + ": " + *tarball_file);
+        co_return;
+      }
+      auto versions = merged.find("versions");
+      if (!vw.found || versions == merged.end() || !versions->is_object() || !versions->contains(*version)) {
+        // Already gone (the PUT before this removed the version): nothing left to do.
+        json body = {{"ok", true}};
+        co_await ok_json(ex, 200, body);
+        co_return;
+      }
+      targets.insert(*version);
+    } else {
+      if (!vw.found) {
+        std::string message = "Not found: " + name.full() + " is not in repository " + repo.name;
+        co_await error(ex, 404, message);
+        co_return;
+      }
+      auto current = merged.find("_rev");
+      if (!rev.empty() && current != merged.end() && current->is_string() && *current != rev) {
+        std::string message = "Conflict: " + name.full() + " changed (revision " + rev + " is not the current " +
+                              current->get<std::string>() + "); fetch it again";
+        co_await error(ex, 409, message);
+        co_return;
+      }
+      if (method == "DELETE") {
+        whole = true;
+        if (auto versions = merged.find("versions"); versions != merged.end() && versions->is_object()) {
+          for (auto it = versions->begin(); it != versions->end(); ++it) targets.insert(it.key());
+        }
+      } else {
+        auto removed = npm::parse_unpublish(ex.request().body, name, merged);
+        if (!removed) {
+          const Error e = removed.error();
+          co_await error(ex, 400, e.message);
+          co_return;
+        }
+        if (removed->empty()) {
+          std::string message = "This request removes no version of " + name.full() +
+                                ": changing owners or stars (npm owner, npm star) is not supported by arca";
+          co_await error(ex, 501, message);
+          co_return;
+        }
+        targets = std::move(*removed);
+      }
+    }
+    for (auto& version : targets) {
+      auto origin = vw.origins.find(version);
+      const bool here = origin != vw.origins.end() && origin->second.repo &&
+                        origin->second.repo->name == repo.name && !origin->second.connection;
+      if (here) continue;
+      std::string message = "Cannot unpublish " + name.full() + "@" + version + ": the version is not in repository " +
+                            repo.name + " (it is served from " + served_from(vw, version) +
+                            "); only versions published into the repository can be unpublished";
+      co_await error(ex, 403, message);
+      co_return;
+    }
+    PackageKey k{domain.name, repo.name, "npm", name.scope, name.name};
+    auto result = co_await offload(ctx.pool, [this, &k, &targets, whole]() -> Result<std::set<std::string>> {
+      std::lock_guard lock(publish_mutex);
+      ARCA_TRY(auto versions, list_versions(ctx.store, k));
+      std::set<std::string> removed;
+      cache::Batch batch;
+      for (auto& v : versions) {
+        if (!whole && !targets.count(v.version)) continue;
+        if (!published_here(v, k.repo)) {
+          std::string from = v.entry.external_connection.empty()
+                                  ? "upstream repository " + v.entry.repository
+                                  : "external connection " + v.entry.external_connection;
+          return make_error(Errc::forbidden,
+                            "Cannot unpublish " + display(k) + "@" + v.version + ": the version was retained in repository " +
+                                k.repo + " from " + from +
+                                ", not published into it; only published versions can be unpublished (aws "
+                                "codeartifact delete-package-versions deletes retained ones)");
+        }
+        for (auto& [file, asset] : v.assets) batch.del(cache::Space::index, asset_key(k, file));
+        batch.del(cache::Space::index, version_key(k, v.version));
+        removed.insert(v.version);
+      }
+      for (auto& t : targets) {
+        if (!removed.count(t)) return make_error(Errc::not_found, "version not found: " + t);
+      }
+      if (removed.size() == versions.size()) {
+        // Nothing left: the package goes too (with its origin configuration when the whole
+        // package was unpublished, as DeletePackage does).
+        batch.del(cache::Space::index, package_key(k));
+        if (whole) batch.del(cache::Space::index, origin_key(k));
+      } else {
+        ARCA_TRY(auto pkg, find_package(ctx.store, k));
+        if (pkg) {
+          PackageRecord record = *pkg;
+          if (versions_removed(record, removed, versions)) {
+            batch.put(cache::Space::index, package_key(k), encode(record));
+          }
+        }
+      }
+      ARCA_TRY_VOID(ctx.store.commit(std::move(batch), /*durable=*/true));
+      return removed;
+    });
+    if (!result) {
+      const Error e = result.error();
+      co_await error(ex, status_for(e), e.message);
+      co_return;
+    }
+    package_changed(domain, name);
+    for (auto& version : *result) {
+      ARCA_LOG_INFO("unpublished {}@{} from {}/{}", name.full(), version, domain.name, repo.name);
+    }
+    json body = {{"ok", true}, {"id", name.full()}};
+    co_await ok_json(ex, 200, body);
+  }
+
+  static std::string display(const PackageKey& k) {
+    return k.ns.empty() ? k.name : "@" + k.ns + "/" + k.name;
+  }
+
+  // --- search ---
+
+  // GET /-/v1/search: the packages this repository and its upstream repositories hold (stored
+  // records: published and retained versions; external connections' registries are not
+  // searched), matched on name, keywords and description. Per package the first repository in
+  // resolution order that lists it decides the version shown: its `latest` tag when that
+  // version is Published there, else its highest Published version.
+  asio::awaitable<void> search(Exchange& ex, const config::DomainConfig& domain,
+                               const config::RepositoryConfig& repo) {
+    auto parsed = npm::parse_search_query(ex.request().query);
+    if (!parsed) {
+      const Error e = parsed.error();
+      co_await error(ex, 400, e.message);
+      co_return;
+    }
+    const npm::SearchQuery query = *parsed;
+    auto order = ctx.topology.resolution_order(domain.name, repo.name);
+    auto found = co_await offload(ctx.pool, [&]() -> Result<std::vector<npm::SearchCandidate>> {
+      std::map<std::string, std::optional<npm::SearchCandidate>> seen;  // full name -> match
+      for (auto* r : order) {
+        PackageKey pk{domain.name, r->name, "npm", "", ""};
+        std::string prefix = package_key(pk);
+        prefix.pop_back();  // "pk␟domain␟repo␟npm␟": every namespace
+        std::string after;
+        for (;;) {
+          ARCA_TRY(auto rows, ctx.store.scan(cache::Space::index, prefix, 1000, after));
+          for (auto& [row_key, value] : rows) {
+            const std::string rest = row_key.substr(prefix.size());
+            const size_t sep = rest.find('\x1f');
+            if (sep == std::string::npos) continue;
+            npm::PackageName name{rest.substr(0, sep), rest.substr(sep + 1)};
+            const std::string full = name.full();
+            if (seen.count(full)) continue;
+            pk.ns = name.scope;
+            pk.name = name.name;
+            ARCA_TRY(auto versions, list_versions(ctx.store, pk));
+            std::optional<std::string> latest;
+            if (auto record = decode_package(value)) {
+              if (auto t = record->dist_tags.find("latest"); t != record->dist_tags.end() && t->is_string()) {
+                latest = t->get<std::string>();
+              }
+            }
+            const VersionRecord* best = nullptr;
+            for (auto& v : versions) {
+              if (v.status != "Published") continue;
+              if (latest && v.version == *latest) {
+                best = &v;
+                break;
+              }
+              if (!best || npm::is_prerelease(best->version) > npm::is_prerelease(v.version) ||
+                  (npm::is_prerelease(best->version) == npm::is_prerelease(v.version) &&
+                   npm::compare_versions(v.version, best->version) > 0)) {
+                best = &v;
+              }
+            }
+            if (!best) continue;  // nothing listed here; a later repository may list it
+            npm::SearchCandidate c;
+            c.name = name;
+            c.version = best->version;
+            c.manifest = json::parse(best->manifest, nullptr, false);
+            if (c.manifest.is_discarded()) c.manifest = json::object();
+            c.date = best->upstream_time.empty() ? iso8601(best->published_unix_ms) : best->upstream_time;
+            if (npm::search_matches(query, c)) seen[full] = std::move(c);
+            else seen[full] = std::nullopt;
+          }
+          if (rows.size() < 1000) break;
+          after = rows.back().first;
+        }
+      }
+      std::vector<npm::SearchCandidate> out;
+      for (auto& [full, c] : seen) {
+        if (c) out.push_back(std::move(*c));
+      }
+      return out;
+    });
+    if (!found) {
+      const Error e = found.error();
+      co_await error(ex, status_for(e), e.message);
+      co_return;
+    }
+    json body = npm::search_response(std::move(*found), query, base_url(ex, domain, repo), iso8601(now_unix_ms()));
+    co_await ok_json(ex, 200, body);
+  }
+
   asio::awaitable<void> audit(Exchange& ex, const config::DomainConfig& domain,
                               const config::RepositoryConfig& repo, std::string path) {
     for (auto* r : ctx.topology.resolution_order(domain.name, repo.name)) {
@@ -1011,6 +1268,20 @@ asio::awaitable<void> NpmHandler::handle(Exchange& ex, const config::DomainConfi
         co_return;
       }
     }
+    if (segments.size() == 3 && segments[1] == "v1" && segments[2] == "search") {
+      if (read) co_await impl.search(ex, domain, repo);
+      else co_await impl.error(ex, 405, "method not allowed");
+      co_return;
+    }
+    // Commands of the public registry arca does not serve: say so, instead of a 404 that npm
+    // would print as a missing package.
+    std::vector<std::string> after_dash(segments.begin() + 1, segments.end());
+    if (auto command = npm::unsupported_command(after_dash, method)) {
+      std::string message = *command + " is not supported by arca";
+      if (*command == "npm login") message += ": get a token with aws codeartifact login --tool npm";
+      co_await impl.error(ex, 501, message);
+      co_return;
+    }
     co_await impl.error(ex, 404, "not found");
     co_return;
   }
@@ -1030,7 +1301,13 @@ asio::awaitable<void> NpmHandler::handle(Exchange& ex, const config::DomainConfi
     if (read) co_await impl.packument(ex, domain, repo, *name);
     else if (method == "PUT" && !impl.is_metadata_update(ex.request())) co_await impl.publish(ex, domain, repo, *name);
     else if (method == "PUT") co_await impl.update_metadata(ex, domain, repo, *name);
-    else co_await impl.error(ex, 405, "unpublishing is not supported");
+    else if (method == "DELETE") {
+      std::string no_rev;
+      std::optional<std::string> no_file;
+      co_await impl.unpublish(ex, domain, repo, *name, no_rev, no_file);
+    } else {
+      co_await impl.error(ex, 405, "method not allowed");
+    }
     co_return;
   }
   if (left == 2 && segments[i] == "-" && read) {
@@ -1041,8 +1318,14 @@ asio::awaitable<void> NpmHandler::handle(Exchange& ex, const config::DomainConfi
     co_await impl.version_manifest(ex, domain, repo, *name, segments[i]);
     co_return;
   }
-  if (segments[i] == "-rev") {
-    co_await impl.error(ex, 405, "unpublishing is not supported");
+  if (left == 2 && segments[i] == "-rev" && (method == "PUT" || method == "DELETE")) {
+    std::optional<std::string> no_file;
+    co_await impl.unpublish(ex, domain, repo, *name, segments[i + 1], no_file);
+    co_return;
+  }
+  if (left == 4 && segments[i] == "-" && segments[i + 2] == "-rev" && method == "DELETE") {
+    std::optional<std::string> file = segments[i + 1];
+    co_await impl.unpublish(ex, domain, repo, *name, segments[i + 3], file);
     co_return;
   }
   co_await impl.error(ex, 404, "not found");

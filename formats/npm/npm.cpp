@@ -1,6 +1,7 @@
 #include "formats/npm/npm.hpp"
 
 #include "common/json_depth.hpp"
+#include "common/url.hpp"
 
 #include <algorithm>
 #include <array>
@@ -800,6 +801,271 @@ std::string error_body(std::string_view message) {
   } catch (const json::exception&) {
     return R"({"error":"internal error"})";
   }
+}
+
+// --- _rev, unpublish ---
+
+std::string packument_rev(const json& packument) {
+  size_t versions = 0;
+  if (packument.is_object()) {
+    if (auto it = packument.find("versions"); it != packument.end() && it->is_object()) {
+      versions = it->size();
+    }
+  }
+  std::string text;
+  if (packument.is_object() && packument.contains("_rev")) {
+    json copy = packument;
+    copy.erase("_rev");
+    text = copy.dump(-1, ' ', false, json::error_handler_t::replace);
+  } else {
+    text = packument.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  return std::to_string(versions) + "-" + to_hex(sha256_of(text)).substr(0, 32);
+}
+
+namespace {
+
+Result<std::set<std::string>> parse_unpublish_impl(std::string_view body, const PackageName& url_name,
+                                                   const json& current) {
+  ARCA_TRY(json doc, parse_json_object(body, Errc::invalid_argument));
+  const std::string full = url_name.full();
+  const std::string* name = find_string(doc, "name");
+  if (name && *name != full) return bad_publish("package name in body does not match the URL");
+  if (const json* id = find_member(doc, "_id")) {
+    if (!id->is_string() || id->get_ref<const std::string&>() != full) {
+      return bad_publish("_id in body does not match the URL");
+    }
+  }
+  const json* versions = find_object(doc, "versions");
+  if (!versions) return bad_publish("the body has no versions object");
+  static const json empty = json::object();
+  const json* known = current.is_object() ? find_object(current, "versions") : nullptr;
+  if (!known) known = &empty;
+  for (auto it = versions->begin(); it != versions->end(); ++it) {
+    if (!known->contains(it.key())) {
+      return bad_publish("version " + printable(it.key()) + " of " + full +
+                         " does not exist: new versions are published with npm publish");
+    }
+  }
+  std::set<std::string> removed;
+  for (auto k = known->begin(); k != known->end(); ++k) {
+    if (!versions->contains(k.key())) removed.insert(k.key());
+  }
+  return removed;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::vector<std::string> words(std::string_view text) {
+  std::vector<std::string> out;
+  std::string word;
+  for (char c : text) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      if (!word.empty()) out.push_back(std::move(word));
+      word.clear();
+    } else {
+      word += c;
+    }
+  }
+  if (!word.empty()) out.push_back(std::move(word));
+  return out;
+}
+
+std::vector<std::string> keywords_of(const json& manifest) {
+  std::vector<std::string> out;
+  const json* k = manifest.is_object() ? find_member(manifest, "keywords") : nullptr;
+  if (!k) return out;
+  if (k->is_array()) {
+    for (auto& w : *k) {
+      if (w.is_string()) out.push_back(w.get<std::string>());
+    }
+  } else if (k->is_string()) {
+    std::string s = k->get<std::string>();
+    for (char& c : s) {
+      if (c == ',') c = ' ';
+    }
+    out = words(s);
+  }
+  return out;
+}
+
+std::string string_field(const json& manifest, const char* field) {
+  const std::string* v = manifest.is_object() ? find_string(manifest, field) : nullptr;
+  return v ? *v : std::string();
+}
+
+// A URL given as a string or as {url}.
+std::string url_field(const json& manifest, const char* field) {
+  const json* v = manifest.is_object() ? find_member(manifest, field) : nullptr;
+  if (!v) return {};
+  if (v->is_string()) return v->get<std::string>();
+  if (v->is_object()) {
+    if (const std::string* u = find_string(*v, "url")) return *u;
+  }
+  return {};
+}
+
+// {username, email} from a manifest's {name, email} person.
+std::optional<json> person(const json& p) {
+  if (!p.is_object()) return std::nullopt;
+  const std::string* n = find_string(p, "name");
+  if (!n || n->empty()) return std::nullopt;
+  json out = {{"username", *n}};
+  if (const std::string* e = find_string(p, "email")) out["email"] = *e;
+  return out;
+}
+
+bool parse_count(std::string_view v, size_t& out) {
+  if (v.empty() || v.size() > 9) return false;
+  size_t n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + static_cast<size_t>(c - '0');
+  }
+  out = n;
+  return true;
+}
+
+}  // namespace
+
+Result<std::set<std::string>> parse_unpublish(std::string_view body, const PackageName& url_name,
+                                              const json& current) {
+  try {
+    return parse_unpublish_impl(body, url_name, current);
+  } catch (const json::exception& e) {
+    return make_error(Errc::invalid_argument, std::string("malformed unpublish body: ") + e.what());
+  }
+}
+
+// --- search ---
+
+Result<SearchQuery> parse_search_query(std::string_view query) {
+  SearchQuery out;
+  size_t start = 0;
+  while (start <= query.size()) {
+    size_t amp = query.find('&', start);
+    if (amp == std::string_view::npos) amp = query.size();
+    std::string_view part = query.substr(start, amp - start);
+    start = amp + 1;
+    if (part.empty()) continue;
+    const size_t eq = part.find('=');
+    auto k = percent_decode(part.substr(0, eq), true);
+    auto v = percent_decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1), true);
+    if (!k || !v) return make_error(Errc::invalid_argument, "malformed percent-encoding in the query");
+    if (*k == "text") {
+      out.text = lower(*v);
+      const size_t b = out.text.find_first_not_of(" \t");
+      const size_t e = out.text.find_last_not_of(" \t");
+      out.text = b == std::string::npos ? std::string() : out.text.substr(b, e - b + 1);
+    } else if (*k == "size") {
+      if (!parse_count(*v, out.size) || out.size < 1 || out.size > 250) {
+        return make_error(Errc::invalid_argument, "size must be a number from 1 to 250");
+      }
+    } else if (*k == "from") {
+      if (!parse_count(*v, out.from)) {
+        return make_error(Errc::invalid_argument, "from must be a non-negative number");
+      }
+    }
+  }
+  return out;
+}
+
+bool search_matches(const SearchQuery& query, const SearchCandidate& candidate) {
+  const std::string name = lower(candidate.name.full());
+  const std::string description = lower(string_field(candidate.manifest, "description"));
+  std::vector<std::string> keywords;
+  for (auto& k : keywords_of(candidate.manifest)) keywords.push_back(lower(k));
+  for (auto& word : words(query.text)) {
+    bool found = name.find(word) != std::string::npos || description.find(word) != std::string::npos;
+    for (size_t i = 0; !found && i < keywords.size(); ++i) {
+      found = keywords[i].find(word) != std::string::npos;
+    }
+    if (!found) return false;
+  }
+  return true;
+}
+
+json search_response(std::vector<SearchCandidate> matches, const SearchQuery& query,
+                     std::string_view base, std::string_view now) {
+  auto rank = [&query](const SearchCandidate& c) {
+    if (query.text.empty()) return 3;
+    const std::string name = lower(c.name.full());
+    if (name == query.text) return 0;
+    if (lower(c.name.name) == query.text) return 1;
+    if (name.rfind(query.text, 0) == 0 || lower(c.name.name).rfind(query.text, 0) == 0) return 2;
+    return 3;
+  };
+  std::stable_sort(matches.begin(), matches.end(), [&rank](const SearchCandidate& a, const SearchCandidate& b) {
+    const int ra = rank(a), rb = rank(b);
+    if (ra != rb) return ra < rb;
+    return a.name.full() < b.name.full();
+  });
+  json objects = json::array();
+  for (size_t i = query.from; i < matches.size() && objects.size() < query.size; ++i) {
+    const SearchCandidate& c = matches[i];
+    const std::string full = c.name.full();
+    json pkg = {{"name", full},
+                {"scope", c.name.scope.empty() ? std::string("unscoped") : c.name.scope},
+                {"version", c.version},
+                {"description", string_field(c.manifest, "description")},
+                {"keywords", keywords_of(c.manifest)},
+                {"links", {{"npm", std::string(base) + full}}}};
+    if (!c.date.empty()) pkg["date"] = c.date;
+    if (auto home = url_field(c.manifest, "homepage"); !home.empty()) pkg["links"]["homepage"] = home;
+    if (auto repo = url_field(c.manifest, "repository"); !repo.empty()) pkg["links"]["repository"] = repo;
+    if (auto bugs = url_field(c.manifest, "bugs"); !bugs.empty()) pkg["links"]["bugs"] = bugs;
+    if (const json* u = c.manifest.is_object() ? find_member(c.manifest, "_npmUser") : nullptr) {
+      if (auto p = person(*u)) pkg["publisher"] = *p;
+    }
+    json maintainers = json::array();
+    if (const json* m = c.manifest.is_object() ? find_member(c.manifest, "maintainers") : nullptr;
+        m && m->is_array()) {
+      for (auto& one : *m) {
+        if (auto p = person(one)) maintainers.push_back(*p);
+      }
+    }
+    if (maintainers.empty() && pkg.contains("publisher")) maintainers.push_back(pkg["publisher"]);
+    pkg["maintainers"] = std::move(maintainers);
+    json score = {{"final", 1.0}, {"detail", {{"quality", 1.0}, {"popularity", 1.0}, {"maintenance", 1.0}}}};
+    objects.push_back({{"package", std::move(pkg)}, {"score", std::move(score)}, {"searchScore", 1.0}});
+  }
+  return {{"objects", std::move(objects)}, {"total", matches.size()}, {"time", std::string(now)}};
+}
+
+// --- commands arca does not serve ---
+
+std::optional<std::string> unsupported_command(const std::vector<std::string>& p, std::string_view method) {
+  if (p.empty()) return std::nullopt;
+  const auto at = [&p](size_t i) -> std::string_view { return i < p.size() ? std::string_view(p[i]) : std::string_view(); };
+  const std::string_view last = p.back();
+  if (at(0) == "package" && p.size() >= 3 &&
+      (last == "access" || last == "collaborators" || last == "visibility")) {
+    return "npm access";
+  }
+  if ((at(0) == "user" || at(0) == "org" || at(0) == "team") && p.size() >= 3 && last == "package") {
+    return "npm access";
+  }
+  if (at(0) == "user" && at(1).rfind("org.couchdb.user:", 0) == 0) {
+    return std::string(method == "PUT" ? "npm login" : "npm owner");
+  }
+  if (at(0) == "user" && at(1) == "token") return "npm logout";
+  if (at(0) == "user") return "npm access";
+  if (at(0) == "org" && p.size() >= 3 && last == "team") return "npm team";
+  if (at(0) == "org") return "npm org";
+  if (at(0) == "team") return "npm team";
+  if (at(0) == "v1" && at(1) == "login") return "npm login";
+  if (at(0) == "npm" && at(1) == "v1" && at(2) == "tokens") return "npm token";
+  if (at(0) == "npm" && at(1) == "v1" && at(2) == "user") return "npm profile";
+  if (at(0) == "npm" && at(1) == "v1" && at(2) == "hooks") return "npm hook";
+  if (at(0) == "npm" && at(1) == "v1" && at(2) == "hook") return "npm hook";
+  if (at(0) == "_view" && at(1).rfind("starredBy", 0) == 0) return "npm star";
+  return std::nullopt;
 }
 
 }  // namespace arca::formats::npm

@@ -16,6 +16,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -180,6 +181,74 @@ struct MetadataUpdate {
 [[nodiscard]] Result<MetadataUpdate> parse_metadata_update(std::string_view body,
                                                            const PackageName& url_name,
                                                            const json& current);
+
+// --- _rev, unpublish ---
+
+// The CouchDB-style revision of a packument as arca renders it: "<versions>-<32 hex digits>",
+// a digest of the document (any "_rev" in it left out), so it changes whenever the document
+// does (a version added, removed or deprecated, a dist-tag moved, an upstream's document
+// changing) and is the same for equal documents, across restarts. npm sends it back in
+// `/-rev/<rev>` paths (unpublish).
+std::string packument_rev(const json& packument);
+
+// The versions a `PUT /<name>/-rev/<rev>` body (npm unpublish <name>@<v>: the packument as
+// GET /<name>?write=true gave it, without the version) removes from `current` (the packument as
+// this repository serves it). Errors (invalid_argument): invalid JSON, a name or _id other than
+// the URL's, no "versions" object, a version `current` does not list (publishing needs a
+// tarball). Other changes (dist-tags npm moved off the removed version, "_rev") are ignored:
+// the server fixes dist-tags itself. An empty set means the body removes nothing.
+[[nodiscard]] Result<std::set<std::string>> parse_unpublish(std::string_view body,
+                                                            const PackageName& url_name,
+                                                            const json& current);
+
+// --- search (GET /-/v1/search) ---
+
+struct SearchQuery {
+  std::string text;  // lower-cased, trimmed; words are matched separately
+  size_t size = 20;  // 1..250 (npm's registry caps it at 250)
+  size_t from = 0;
+};
+
+// Parses the query string of /-/v1/search (text, size, from; quality, popularity, maintenance
+// and unknown parameters are ignored; '+' is a space). Errors (invalid_argument): malformed
+// percent-encoding, size not a number from 1 to 250 (absent: 20), from not a number (absent: 0).
+[[nodiscard]] Result<SearchQuery> parse_search_query(std::string_view query);
+
+// One package a repository (or an upstream repository) holds: the version shown and its
+// manifest (package.json + dist), with the version's publish time (ISO 8601, may be empty).
+struct SearchCandidate {
+  PackageName name;
+  std::string version;
+  json manifest;
+  std::string date;
+};
+
+// True if every word of query.text occurs (case-insensitively) in the full name, a keyword or
+// the description. An empty text matches everything.
+bool search_matches(const SearchQuery& query, const SearchCandidate& candidate);
+
+// The /-/v1/search answer npm 11 prints: {objects: [{package: {name, scope, version,
+// description, keywords, date, links {npm}, publisher, maintainers}, score, searchScore}],
+// total, time}. `matches` are the candidates that search_matches kept (one per package); they
+// are ordered: the exact full name first, then an exact name part (@scope/<text>), then names
+// (or name parts) starting with the text, then the rest, each group by name; and
+// query.from/size select the page. `base` (ending with '/') is the repository's URL, for
+// links.npm; `now` is the ISO 8601 time of the answer.
+json search_response(std::vector<SearchCandidate> matches, const SearchQuery& query,
+                     std::string_view base, std::string_view now);
+
+// --- commands arca does not serve ---
+
+// The npm command a `/-/...` path (the segments after "-", decoded) belongs to when arca does
+// not serve it: "npm access" (-/package/<name>/access|collaborators|visibility,
+// -/user/<u>/package, -/org/<o>/package, -/team/<o>/<t>/package), "npm org" (-/org/<o>/user),
+// "npm team" (-/team/..., -/org/<o>/team), "npm login" (PUT -/user/org.couchdb.user:...,
+// -/v1/login), "npm owner" (GET -/user/org.couchdb.user:..., as `npm owner add` looks users up),
+// "npm logout" (-/user/token/...), "npm token" (-/npm/v1/tokens...), "npm profile"
+// (-/npm/v1/user), "npm hook" (-/npm/v1/hooks...), "npm star" (-/_view/starredByUser...);
+// nullopt for anything else.
+std::optional<std::string> unsupported_command(const std::vector<std::string>& after_dash,
+                                               std::string_view method);
 
 // {"error": message} as the npm registry answers errors. Invalid UTF-8 in `message` is replaced
 // by U+FFFD; never throws.

@@ -135,6 +135,14 @@ TEST_SUITE("config::Config") {
     CHECK(c.cache.chunk_size_bytes == 65536);
   }
 
+  TEST_CASE("npm.allow_unpublish: off by default, a boolean, no other npm keys") {
+    CHECK_FALSE(parse_config("{}", "t").npm.allow_unpublish);
+    CHECK(parse_config(R"({"npm": {"allow_unpublish": true}})", "t").npm.allow_unpublish);
+    CHECK(error_of(R"({"npm": {"allow_unpublish": "yes"}})").find("npm.allow_unpublish") != std::string::npos);
+    CHECK(error_of(R"({"npm": {"allow_unpublsh": true}})").find("npm.allow_unpublsh: unknown key") !=
+          std::string::npos);
+  }
+
   TEST_CASE("base urls get a trailing slash; a NuGet service index url is kept as it is") {
     Config c = parse_config(R"({"external_connections": {
         "public:crates-io": {"url": "https://index.crates.io"},

@@ -225,6 +225,59 @@ TEST_CASE("swift: publish, list releases, manifest and archive through a downstr
   auto bad = env.send(swift, "store", "GET", "mona/linkedlist/1.0.0", {},
                       {{"Accept", "application/vnd.swift.registry.v2+json"}});
   CHECK(bad->status() == 415);
+
+TEST_CASE("npm: search, _rev, unpublish (refused by default, then allowed) and unserved commands") {
+  Env env("handlers-npm-commands");
+  formats::Formats all(formats::make_formats(*env.ctx));
+  auto& npm = format(all, "npm");
+  auto publish = [&](const std::string& repo, const std::string& version) {
+    json manifest = {{"name", "foo"}, {"version", version}, {"description", "Foo thing"},
+                     {"dist", json::object()}};
+    json attachment = {{"data", base64_encode("tarball " + version)}};
+    json body = {{"name", "foo"}, {"dist-tags", {{"latest", version}}}};
+    body["versions"][version] = manifest;
+    body["_attachments"]["foo-" + version + ".tgz"] = attachment;
+    return env.send(npm, repo, "PUT", "foo", body.dump(), {{"Content-Type", "application/json"}});
+  };
+  REQUIRE(publish("app", "1.0.0")->status() == 201);
+  REQUIRE(publish("app", "2.0.0")->status() == 201);
+
+  // (send() passes `rest` as the path, so no query here: every package matches.)
+  auto found = env.send(npm, "app", "GET", "-/v1/search");
+  REQUIRE_MESSAGE(found->status() == 200, found->body());
+  json s = json::parse(found->body());
+  CHECK(s["total"] == 1);
+  CHECK(s["objects"][0]["package"]["name"] == "foo");
+  CHECK(s["objects"][0]["package"]["version"] == "2.0.0");
+
+  auto packument = [&] { return json::parse(env.send(npm, "app", "GET", "foo")->body()); };
+  json doc = packument();
+  const std::string rev = doc["_rev"];
+  CHECK(rev.rfind("2-", 0) == 0);
+  json without = doc;
+  without["versions"].erase("2.0.0");
+  auto refused = env.send(npm, "app", "PUT", "foo/-rev/" + rev, without.dump());
+  CHECK(refused->status() == 405);
+  CHECK(refused->body().find("delete-package-versions") != std::string::npos);
+  CHECK(packument()["versions"].contains("2.0.0"));
+
+  env.config.npm.allow_unpublish = true;
+  auto removed = env.send(npm, "app", "PUT", "foo/-rev/" + rev, without.dump());
+  REQUIRE_MESSAGE(removed->status() == 200, removed->body());
+  doc = packument();
+  CHECK_FALSE(doc["versions"].contains("2.0.0"));
+  CHECK(doc["dist-tags"]["latest"] == "1.0.0");
+  CHECK(doc["_rev"] != rev);
+  CHECK(env.send(npm, "app", "DELETE", "foo/-/foo-2.0.0.tgz/-rev/" + std::string(doc["_rev"]))->status() == 200);
+  CHECK(env.send(npm, "app", "DELETE", "foo/-rev/" + rev)->status() == 409);  // stale
+  CHECK(env.send(npm, "app", "DELETE", "foo/-rev/" + std::string(doc["_rev"]))->status() == 200);
+  CHECK(env.send(npm, "app", "GET", "foo")->status() == 404);
+
+  auto access = env.send(npm, "app", "GET", "-/package/foo/access");
+  CHECK(access->status() == 501);
+  CHECK(json::parse(access->body())["error"] == "npm access is not supported by arca");
+  CHECK(env.send(npm, "app", "GET", "-/npm/v1/tokens")->status() == 501);
+  CHECK(env.send(npm, "app", "GET", "-/nothing-here")->status() == 404);
 }
 
 TEST_SUITE_END();

@@ -1146,4 +1146,158 @@ TEST_SUITE("formats::npm") {
     }
   }
 
+  TEST_CASE("packument_rev") {
+    json doc = {{"_id", "foo"}, {"name", "foo"}, {"dist-tags", {{"latest", "1.0.0"}}},
+                {"versions", {{"1.0.0", {{"name", "foo"}, {"version", "1.0.0"}}}}}};
+    const std::string rev = npm::packument_rev(doc);
+    CHECK(rev.rfind("1-", 0) == 0);
+    CHECK(rev.size() == 2 + 32);
+    CHECK(npm::packument_rev(doc) == rev);  // stable
+    json with_rev = doc;
+    with_rev["_rev"] = "9-old";
+    CHECK(npm::packument_rev(with_rev) == rev);  // its own _rev does not count
+    json deprecated = doc;
+    deprecated["versions"]["1.0.0"]["deprecated"] = "no";
+    CHECK(npm::packument_rev(deprecated) != rev);
+    json more = doc;
+    more["versions"]["1.1.0"] = {{"name", "foo"}, {"version", "1.1.0"}};
+    CHECK(npm::packument_rev(more).rfind("2-", 0) == 0);
+    json tagged = doc;
+    tagged["dist-tags"]["next"] = "1.0.0";
+    CHECK(npm::packument_rev(tagged) != rev);
+    CHECK(npm::packument_rev(json::array()).rfind("0-", 0) == 0);
+  }
+
+  TEST_CASE("parse_unpublish") {
+    json current = {{"_id", "@s/foo"}, {"name", "@s/foo"}, {"dist-tags", {{"latest", "2.0.0"}}},
+                    {"versions", {{"1.0.0", json::object()}, {"2.0.0", json::object()}}}};
+    // What npm sends: the packument without the version, latest moved by npm itself.
+    json body = current;
+    body["versions"].erase("2.0.0");
+    body["dist-tags"]["latest"] = "1.0.0";
+    body["_rev"] = "2-abc";
+    auto r = npm::parse_unpublish(body.dump(), name_of("@s/foo"), current);
+    REQUIRE(r.has_value());
+    CHECK(*r == std::set<std::string>{"2.0.0"});
+    auto none = npm::parse_unpublish(current.dump(), name_of("@s/foo"), current);
+    REQUIRE(none.has_value());
+    CHECK(none->empty());
+    json added = current;
+    added["versions"]["3.0.0"] = json::object();
+    CHECK_FALSE(npm::parse_unpublish(added.dump(), name_of("@s/foo"), current).has_value());
+    CHECK_FALSE(npm::parse_unpublish(current.dump(), name_of("@s/bar"), current).has_value());
+    CHECK_FALSE(npm::parse_unpublish("{\"name\":\"@s/foo\"}", name_of("@s/foo"), current).has_value());
+    CHECK_FALSE(npm::parse_unpublish("not json", name_of("@s/foo"), current).has_value());
+    json wrong_id = body;
+    wrong_id["_id"] = 3;
+    CHECK_FALSE(npm::parse_unpublish(wrong_id.dump(), name_of("@s/foo"), current).has_value());
+  }
+
+  TEST_CASE("parse_search_query") {
+    auto q = npm::parse_search_query("text=Foo%20Bar+baz&size=5&from=10&quality=0.65&popularity=0.98");
+    REQUIRE(q.has_value());
+    CHECK(q->text == "foo bar baz");
+    CHECK(q->size == 5);
+    CHECK(q->from == 10);
+    auto d = npm::parse_search_query("");
+    REQUIRE(d.has_value());
+    CHECK(d->text.empty());
+    CHECK(d->size == 20);
+    CHECK(d->from == 0);
+    CHECK(npm::parse_search_query("size=250").has_value());
+    CHECK_FALSE(npm::parse_search_query("size=251").has_value());
+    CHECK_FALSE(npm::parse_search_query("size=0").has_value());
+    CHECK_FALSE(npm::parse_search_query("size=-1").has_value());
+    CHECK_FALSE(npm::parse_search_query("from=x").has_value());
+    CHECK_FALSE(npm::parse_search_query("text=%zz").has_value());
+    CHECK(npm::parse_search_query("text=%40scope%2Fname")->text == "@scope/name");
+  }
+
+  TEST_CASE("search_matches and search_response") {
+    auto candidate = [](std::string_view name, std::string version, json manifest) {
+      return npm::SearchCandidate{name_of(name), std::move(version), std::move(manifest),
+                                  "2024-01-02T03:04:05.678Z"};
+    };
+    std::vector<npm::SearchCandidate> all = {
+        candidate("left-pad", "1.3.0",
+                  {{"description", "String left pad"}, {"keywords", {"pad", "string"}},
+                   {"_npmUser", {{"name", "alice"}, {"email", "a@example.com"}}},
+                   {"maintainers", {{{"name", "alice"}, {"email", "a@example.com"}}}}}),
+        candidate("@arca/pad", "2.0.0", {{"description", "Scoped"}, {"keywords", "util, pad"}}),
+        candidate("pad", "0.1.0", json::object()),
+        candidate("other", "1.0.0", {{"description", "Nothing to see"}, {"homepage", "https://h/"}}),
+    };
+    npm::SearchQuery q;
+    q.text = "pad";
+    std::vector<npm::SearchCandidate> matches;
+    for (auto& c : all) {
+      if (npm::search_matches(q, c)) matches.push_back(c);
+    }
+    CHECK(matches.size() == 3);
+    npm::SearchQuery words;
+    words.text = "string left";
+    CHECK(npm::search_matches(words, all[0]));
+    CHECK_FALSE(npm::search_matches(words, all[1]));
+    npm::SearchQuery keyword;
+    keyword.text = "util";
+    CHECK(npm::search_matches(keyword, all[1]));
+    npm::SearchQuery empty;
+    CHECK(npm::search_matches(empty, all[3]));
+
+    json r = npm::search_response(matches, q, "http://h/d/npm/r/", "2024-05-06T00:00:00.000Z");
+    CHECK(r["total"] == 3);
+    CHECK(r["time"] == "2024-05-06T00:00:00.000Z");
+    REQUIRE(r["objects"].size() == 3);
+    // Exact name first, then names starting with the text (scoped: the name part), then by name.
+    CHECK(r["objects"][0]["package"]["name"] == "pad");
+    CHECK(r["objects"][1]["package"]["name"] == "@arca/pad");
+    CHECK(r["objects"][1]["package"]["scope"] == "arca");
+    CHECK(r["objects"][1]["package"]["links"]["npm"] == "http://h/d/npm/r/@arca/pad");
+    CHECK(r["objects"][1]["package"]["keywords"] == json({"util", "pad"}));
+    CHECK(r["objects"][0]["package"]["scope"] == "unscoped");
+    CHECK(r["objects"][0]["package"]["maintainers"] == json::array());
+    const json& lp = r["objects"][2]["package"];
+    CHECK(lp["name"] == "left-pad");
+    CHECK(lp["version"] == "1.3.0");
+    CHECK(lp["description"] == "String left pad");
+    CHECK(lp["date"] == "2024-01-02T03:04:05.678Z");
+    CHECK(lp["publisher"]["username"] == "alice");
+    CHECK(lp["maintainers"][0]["username"] == "alice");
+    CHECK(r["objects"][2]["score"]["final"] == 1.0);
+
+    npm::SearchQuery page = q;
+    page.size = 2;
+    page.from = 1;
+    json p = npm::search_response(matches, page, "http://h/", "t");
+    CHECK(p["total"] == 3);
+    REQUIRE(p["objects"].size() == 2);
+    CHECK(p["objects"][0]["package"]["name"] == "@arca/pad");
+    CHECK(p["objects"][1]["package"]["name"] == "left-pad");
+    page.from = 5;
+    CHECK(npm::search_response(matches, page, "http://h/", "t")["objects"].empty());
+  }
+
+  TEST_CASE("unsupported_command") {
+    using V = std::vector<std::string>;
+    CHECK(npm::unsupported_command(V{"package", "@s/foo", "access"}, "GET") == "npm access");
+    CHECK(npm::unsupported_command(V{"package", "foo", "collaborators"}, "GET") == "npm access");
+    CHECK(npm::unsupported_command(V{"user", "anonymous", "package"}, "GET") == "npm access");
+    CHECK(npm::unsupported_command(V{"org", "acme", "package"}, "GET") == "npm access");
+    CHECK(npm::unsupported_command(V{"team", "acme", "devs", "package"}, "GET") == "npm access");
+    CHECK(npm::unsupported_command(V{"org", "acme", "user"}, "GET") == "npm org");
+    CHECK(npm::unsupported_command(V{"org", "acme", "team"}, "GET") == "npm team");
+    CHECK(npm::unsupported_command(V{"team", "acme", "devs", "user"}, "GET") == "npm team");
+    CHECK(npm::unsupported_command(V{"npm", "v1", "tokens"}, "GET") == "npm token");
+    CHECK(npm::unsupported_command(V{"npm", "v1", "tokens", "token", "abc"}, "GET") == "npm token");
+    CHECK(npm::unsupported_command(V{"npm", "v1", "user"}, "GET") == "npm profile");
+    CHECK(npm::unsupported_command(V{"npm", "v1", "hooks", "hook"}, "GET") == "npm hook");
+    CHECK(npm::unsupported_command(V{"user", "org.couchdb.user:bob"}, "PUT") == "npm login");
+    CHECK(npm::unsupported_command(V{"user", "org.couchdb.user:bob"}, "GET") == "npm owner");
+    CHECK(npm::unsupported_command(V{"user", "token", "abc"}, "GET") == "npm logout");
+    CHECK(npm::unsupported_command(V{"v1", "login"}, "GET") == "npm login");
+    CHECK_FALSE(npm::unsupported_command(V{"package", "foo", "dist-tags"}, "GET"));
+    CHECK_FALSE(npm::unsupported_command(V{"ping"}, "GET"));
+    CHECK_FALSE(npm::unsupported_command(V{}, "GET"));
+  }
+
 }  // TEST_SUITE
