@@ -225,6 +225,7 @@ TEST_CASE("swift: publish, list releases, manifest and archive through a downstr
   auto bad = env.send(swift, "store", "GET", "mona/linkedlist/1.0.0", {},
                       {{"Accept", "application/vnd.swift.registry.v2+json"}});
   CHECK(bad->status() == 415);
+}
 
 TEST_CASE("npm: search, _rev, unpublish (refused by default, then allowed) and unserved commands") {
   Env env("handlers-npm-commands");
