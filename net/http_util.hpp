@@ -2,6 +2,7 @@
 // Small helpers every protocol handler needs for request paths and for the URLs it writes into
 // documents. Thread-safety: free functions.
 
+#include "common/text.hpp"  // split, for paths and queries
 #include "common/url.hpp"  // percent_decode for path segments
 #include "config/config.hpp"
 #include "net/http.hpp"
@@ -12,9 +13,6 @@
 #include <vector>
 
 namespace arca::net {
-
-// Splits on `sep`, keeping empty parts ("a//b" gives "a", "", "b").
-std::vector<std::string_view> split(std::string_view s, char sep);
 
 // Whether a Host header value is safe to echo into URLs (host name, IPv4, [IPv6], port).
 bool valid_host(std::string_view host);

@@ -1,5 +1,7 @@
 #include "formats/cargo/cargo.hpp"
 
+#include "common/text.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
@@ -21,25 +23,11 @@ std::string str(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-std::vector<std::string_view> split_view(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
-  for (;;) {
-    size_t pos = s.find(sep, start);
-    if (pos == std::string_view::npos) {
-      out.push_back(s.substr(start));
-      return out;
-    }
-    out.push_back(s.substr(start, pos - start));
-    start = pos + 1;
-  }
-}
-
 // Dot-separated identifiers of [0-9A-Za-z-], none empty; numeric ones without leading zeros
 // when `numeric_rule`.
 bool valid_identifiers(std::string_view s, bool numeric_rule) {
   if (s.empty()) return false;
-  for (auto id : split_view(s, '.')) {
+  for (auto id : split(s, '.')) {
     if (id.empty()) return false;
     bool numeric = true;
     for (char c : id) {
@@ -68,7 +56,7 @@ std::optional<Parsed> parse_version(std::string_view v) {
   Parsed p;
   size_t dash = v.find('-');
   if (dash != std::string_view::npos) p.pre = v.substr(dash + 1);
-  for (auto n : split_view(v.substr(0, dash), '.')) {
+  for (auto n : split(v.substr(0, dash), '.')) {
     uint64_t x = 0;
     for (char c : n) x = x * 10 + static_cast<uint64_t>(c - '0');
     p.core.push_back(x);
@@ -183,7 +171,7 @@ bool valid_version(std::string_view v) {
     if (!valid_identifiers(pre, true)) return false;
     v = v.substr(0, dash);
   }
-  auto core = split_view(v, '.');
+  auto core = split(v, '.');
   if (core.size() != 3) return false;
   return std::all_of(core.begin(), core.end(), valid_number);
 }
@@ -201,7 +189,7 @@ int compare_versions(std::string_view a, std::string_view b) {
     if (pa->core[i] != pb->core[i]) return pa->core[i] < pb->core[i] ? -1 : 1;
   }
   if (pa->pre.empty() != pb->pre.empty()) return pa->pre.empty() ? 1 : -1;
-  auto ia = split_view(pa->pre, '.'), ib = split_view(pb->pre, '.');
+  auto ia = split(pa->pre, '.'), ib = split(pb->pre, '.');
   if (pa->pre.empty()) return 0;
   for (size_t i = 0; i < std::min(ia.size(), ib.size()); ++i) {
     if (int c = compare_identifier(ia[i], ib[i]); c != 0) return c;
@@ -221,7 +209,7 @@ std::string asset_name(std::string_view stored, std::string_view version) {
 Result<std::vector<json>> parse_index_file(std::string_view body) {
   std::vector<json> out;
   size_t parsed_lines = 0, lines = 0;
-  for (auto line : split_view(body, '\n')) {
+  for (auto line : split(body, '\n')) {
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
     if (line.empty()) continue;
     ++lines;

@@ -1,6 +1,7 @@
 #include "formats/nuget/nuget.hpp"
 
 #include "common/json_depth.hpp"
+#include "common/text.hpp"
 #include "common/url.hpp"
 
 #include <archive.h>
@@ -17,18 +18,6 @@ namespace {
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alnum(char c) { return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
-std::vector<std::string_view> split_sv(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
-  for (;;) {
-    size_t p = s.find(sep, start);
-    out.push_back(
-        s.substr(start, p == std::string_view::npos ? std::string_view::npos : p - start));
-    if (p == std::string_view::npos) return out;
-    start = p + 1;
-  }
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() &&
@@ -136,7 +125,7 @@ Result<std::vector<QueryParam>> parse_query_string(std::string_view raw) {
     return true;
   };
   std::vector<QueryParam> out;
-  for (auto pair : split_sv(raw, '&')) {
+  for (auto pair : split(raw, '&')) {
     if (pair.empty()) continue;  // "a&&b"
     const auto eq = pair.find('=');
     QueryParam q;
@@ -192,7 +181,7 @@ Result<Version> parse_version(std::string_view text) {
   if (auto plus = s.find('+'); plus != std::string_view::npos) {
     std::string_view meta = s.substr(plus + 1);
     if (meta.empty()) return bad("empty build metadata");
-    for (auto part : split_sv(meta, '.')) {
+    for (auto part : split(meta, '.')) {
       if (part.empty()) return bad("empty build metadata part");
       for (char c : part) {
         if (!is_alnum(c) && c != '-') return bad("invalid character in build metadata");
@@ -204,7 +193,7 @@ Result<Version> parse_version(std::string_view text) {
   if (auto dash = s.find('-'); dash != std::string_view::npos) {
     std::string_view rel = s.substr(dash + 1);
     if (rel.empty()) return bad("empty pre-release label");
-    for (auto label : split_sv(rel, '.')) {
+    for (auto label : split(rel, '.')) {
       if (label.empty()) return bad("empty pre-release label");
       for (char c : label) {
         if (!is_alnum(c) && c != '-') return bad("invalid character in the pre-release label");
@@ -216,7 +205,7 @@ Result<Version> parse_version(std::string_view text) {
     }
     s = s.substr(0, dash);
   }
-  auto parts = split_sv(s, '.');
+  auto parts = split(s, '.');
   if (parts.size() > 4) return bad("more than four numbers");
   for (auto p : parts) {
     if (!numeric(p)) return bad("expected numbers separated by dots");
@@ -800,10 +789,10 @@ bool term_matches(std::string_view term, const PackageVersions& p, const Entry& 
 std::vector<PackageVersions> search(const SearchQuery& query, std::span<const PackageVersions> all,
                                     uint64_t* total) {
   std::vector<std::string> terms;
-  // Named: split_sv returns views into it, and a temporary in a range-for's initializer dies
+  // Named: split returns views into it, and a temporary in a range-for's initializer dies
   // before the loop body runs (until C++23).
   const std::string lowered = lower(query.q);
-  for (auto t : split_sv(lowered, ' ')) {
+  for (auto t : split(lowered, ' ')) {
     if (!trim(t).empty()) terms.emplace_back(trim(t));
   }
   std::vector<PackageVersions> matched;
@@ -851,11 +840,11 @@ json search_results(const RegistrationUrls& urls, std::span<const PackageVersion
     const std::string author_list = str(m, "authors");
     const std::string owner_list = str(m, "owners");
     json authors = json::array();
-    for (auto a : split_sv(author_list, ',')) {
+    for (auto a : split(author_list, ',')) {
       if (!trim(a).empty()) authors.push_back(std::string(trim(a)));
     }
     json owners = json::array();
-    for (auto a : split_sv(owner_list, ',')) {
+    for (auto a : split(owner_list, ',')) {
       if (!trim(a).empty()) owners.push_back(std::string(trim(a)));
     }
     json item = {{"@id", index_url(urls, p.lower_id)},

@@ -1,6 +1,7 @@
 #include "formats/ruby/ruby.hpp"
 
 #include "common/compress.hpp"
+#include "common/text.hpp"
 #include "common/url.hpp"
 
 #include <archive.h>
@@ -20,20 +21,6 @@ bool is_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-std::vector<std::string_view> split_view(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
-  for (;;) {
-    size_t pos = s.find(sep, start);
-    if (pos == std::string_view::npos) {
-      out.push_back(s.substr(start));
-      return out;
-    }
-    out.push_back(s.substr(start, pos - start));
-    start = pos + 1;
-  }
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
@@ -461,7 +448,7 @@ std::string render_info(const std::vector<Entry>& entries) {
 Result<std::vector<Entry>> parse_info(std::string_view body) {
   std::vector<Entry> out;
   size_t line_no = 0;
-  for (auto raw : split_view(body, '\n')) {
+  for (auto raw : split(body, '\n')) {
     ++line_no;
     std::string_view line = trim(raw);
     if (line.empty() || line == "---") continue;
@@ -482,13 +469,13 @@ Result<std::vector<Entry>> parse_info(std::string_view body) {
     std::string_view deps = trim(rest.substr(0, bar));
     std::string_view reqs = bar == std::string_view::npos ? std::string_view() : rest.substr(bar + 1);
     if (!deps.empty()) {
-      for (auto d : split_view(deps, ',')) {
+      for (auto d : split(deps, ',')) {
         auto colon = d.find(':');
         Dependency dep;
         dep.name = std::string(trim(d.substr(0, colon)));
         if (!valid_name(dep.name)) return bad("dependency name '" + dep.name + "'");
         if (colon != std::string_view::npos) {
-          for (auto r : split_view(d.substr(colon + 1), '&')) {
+          for (auto r : split(d.substr(colon + 1), '&')) {
             std::string req(trim(r));
             if (!valid_requirement(req)) return bad("requirement '" + req + "'");
             dep.requirements.push_back(std::move(req));
@@ -499,7 +486,7 @@ Result<std::vector<Entry>> parse_info(std::string_view body) {
       }
     }
     if (!reqs.empty()) {
-      for (auto kv : split_view(reqs, ',')) {
+      for (auto kv : split(reqs, ',')) {
         auto colon = kv.find(':');
         if (colon == std::string_view::npos) continue;
         std::string_view key = trim(kv.substr(0, colon));
@@ -513,7 +500,7 @@ Result<std::vector<Entry>> parse_info(std::string_view body) {
           e.checksum = std::move(sum);
         } else if (key == "ruby" || key == "rubygems") {
           std::vector<std::string> list;
-          for (auto r : split_view(value, '&')) {
+          for (auto r : split(value, '&')) {
             std::string req(trim(r));
             if (!valid_requirement(req)) return bad(std::string(key) + " requirement '" + req + "'");
             list.push_back(std::move(req));
@@ -760,7 +747,7 @@ std::string zlib_deflate(std::string_view data) {
 
 std::map<std::string, std::string> parse_form(std::string_view body) {
   std::map<std::string, std::string> out;
-  for (auto pair : split_view(body, '&')) {
+  for (auto pair : split(body, '&')) {
     if (pair.empty()) continue;
     auto eq = pair.find('=');
     auto key = percent_decode(pair.substr(0, eq), true);

@@ -1,6 +1,7 @@
 #include "formats/swift/swift.hpp"
 
 #include "common/json_depth.hpp"
+#include "common/text.hpp"
 #include "common/url.hpp"
 
 #include <archive.h>
@@ -26,24 +27,10 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-std::vector<std::string_view> split_on(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
-  for (;;) {
-    size_t pos = s.find(sep, start);
-    if (pos == std::string_view::npos) {
-      out.push_back(s.substr(start));
-      return out;
-    }
-    out.push_back(s.substr(start, pos - start));
-    start = pos + 1;
-  }
-}
-
 // Identifiers joined by '.', each non-empty and of [0-9A-Za-z-]; numeric ones without leading
 // zeros when `numeric_rule`.
 bool valid_identifiers(std::string_view s, bool numeric_rule) {
-  for (auto id : split_on(s, '.')) {
+  for (auto id : split(s, '.')) {
     if (id.empty()) return false;
     bool numeric = true;
     for (char c : id) {
@@ -74,7 +61,7 @@ Parts split_version(std::string_view v) {
     p.pre = v.substr(dash + 1);
     v = v.substr(0, dash);
   }
-  auto nums = split_on(v, '.');
+  auto nums = split(v, '.');
   if (nums.size() == 3) {
     p.major = nums[0];
     p.minor = nums[1];
@@ -140,7 +127,7 @@ bool valid_version(std::string_view v) {
     if (!valid_identifiers(core.substr(dash + 1), true)) return false;
     core = core.substr(0, dash);
   }
-  auto nums = split_on(core, '.');
+  auto nums = split(core, '.');
   if (nums.size() != 3) return false;
   for (auto n : nums) {
     if (!valid_number(n)) return false;
@@ -156,7 +143,7 @@ int compare_versions(std::string_view a, std::string_view b) {
   // A pre-release has lower precedence than the release itself (SemVer 11.3).
   if (pa.pre.empty() != pb.pre.empty()) return pa.pre.empty() ? 1 : -1;
   if (!pa.pre.empty()) {
-    auto ia = split_on(pa.pre, '.'), ib = split_on(pb.pre, '.');
+    auto ia = split(pa.pre, '.'), ib = split(pb.pre, '.');
     for (size_t i = 0; i < ia.size() && i < ib.size(); ++i) {
       const bool na = all_digits(ia[i]), nb = all_digits(ib[i]);
       int c = 0;
@@ -195,7 +182,7 @@ Negotiation negotiate(std::string_view accept, Media media) {
                                                         : "swift";
   constexpr std::string_view k_prefix = "application/vnd.swift.registry";
   Negotiation first_problem;
-  for (auto item : split_on(accept, ',')) {
+  for (auto item : split(accept, ',')) {
     std::string_view type = item;
     if (auto semi = type.find(';'); semi != std::string_view::npos) type = type.substr(0, semi);
     type = trim(type);
@@ -265,7 +252,7 @@ std::optional<std::string> manifest_swift_version(std::string_view filename) {
 }
 
 bool valid_swift_version(std::string_view v) {
-  auto parts = split_on(v, '.');
+  auto parts = split(v, '.');
   if (parts.empty() || parts.size() > 3) return false;
   for (auto p : parts) {
     if (p.empty() || p.size() > 4 || !all_digits(p)) return false;
@@ -456,7 +443,7 @@ std::vector<Link> parse_links(std::string_view header) {
 }
 
 std::optional<std::string> query_value(std::string_view query, std::string_view name) {
-  for (auto pair : split_on(query, '&')) {
+  for (auto pair : split(query, '&')) {
     std::string_view k = pair, v;
     if (auto eq = pair.find('='); eq != std::string_view::npos) {
       k = pair.substr(0, eq);
